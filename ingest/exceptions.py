@@ -1,0 +1,25 @@
+"""Errors of the ingest package.
+
+Hierarchy::
+
+    IngestError
+    ├── FileRefused          the upload is refused whole; nothing of it is ingested
+    │   └── FileTooLarge     over the configured size (on disk or decompressed)
+    └── StoreError           the store is unusable (locked, damaged); nothing was changed
+"""
+
+
+class IngestError(Exception):
+    """Base class of every error raised by the ingest package."""
+
+
+class FileRefused(IngestError):
+    """The upload is refused as a whole, with a one-line reason a person understands."""
+
+
+class FileTooLarge(FileRefused):
+    """The upload is larger than the configured limit (on disk or once decompressed)."""
+
+
+class StoreError(IngestError):
+    """The store cannot be used; the operation changed nothing."""

@@ -1,0 +1,203 @@
+"""Open an upload (Parquet or CSV) as a lazy frame of canonical columns, or refuse it whole.
+
+Every check that can be made from the file's metadata (format, size once decompressed, columns,
+column types) is made before any data is read. The frame returned carries ``row_no`` (1-based
+data row number, header excluded) and the canonical columns present, still as typed in the
+file: :mod:`ingest.validate` turns them into events and rejects.
+"""
+
+from __future__ import annotations
+
+import codecs
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingest.exceptions import FileRefused, FileTooLarge
+from ingest.schema import REQUIRED_COLUMNS, canonical_name, label
+
+PARQUET_MAGIC = b"PAR1"
+ENCRYPTED_MAGIC = b"PARE"
+_SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """An opened upload: its format, rows per metadata (``None`` for CSV) and lazy rows."""
+
+    format: str
+    frame: pl.LazyFrame
+    rows_hint: int | None
+
+
+def _human(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def _map_columns(names: list[str]) -> dict[str, str]:
+    """Map canonical name -> the file's column name; refuse missing or doubled columns."""
+    mapping: dict[str, str] = {}
+    for name in names:
+        canon = canonical_name(name)
+        if canon is None:
+            continue
+        if canon in mapping:
+            raise FileRefused(
+                f"two columns mean {label(canon)}: {mapping[canon]!r} and {name!r}; keep one"
+            )
+        mapping[canon] = name
+    missing = [c for c in REQUIRED_COLUMNS if c not in mapping]
+    if missing:
+        found = ", ".join(repr(n) for n in names[:20]) or "no columns"
+        raise FileRefused(f"missing column {', '.join(label(c) for c in missing)}; found: {found}")
+    return mapping
+
+
+def _arrow_kind(t: pa.DataType) -> str:
+    if pa.types.is_dictionary(t):
+        return _arrow_kind(t.value_type)
+    if pa.types.is_null(t):
+        return "null"
+    if pa.types.is_timestamp(t):
+        return "timestamp"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return "binary"
+    if pa.types.is_integer(t):
+        return "integer"
+    return str(t)
+
+
+_ALLOWED = {
+    "scan_time": {"timestamp", "string", "binary", "null"},
+    "waybill_no": {"string", "binary", "integer", "null"},
+}
+_STRING_KINDS = {"string", "binary", "null"}
+
+
+def _check_types(kinds: dict[str, str]) -> None:
+    for canon, kind in kinds.items():
+        allowed = _ALLOWED.get(canon, _STRING_KINDS)
+        if kind not in allowed:
+            want = {
+                "scan_time": "a timestamp or a string",
+                "waybill_no": "a string or an integer",
+            }.get(canon, "a string")
+            raise FileRefused(f"column {label(canon)} is of type {kind}; it must be {want}")
+
+
+def _canonical_frame(
+    lf: pl.LazyFrame, mapping: dict[str, str], kinds: dict[str, str]
+) -> pl.LazyFrame:
+    exprs = []
+    for canon, name in mapping.items():
+        expr = pl.col(name)
+        if kinds[canon] != "timestamp":
+            expr = expr.cast(pl.String, strict=False)
+        exprs.append(expr.alias(canon))
+    return (
+        lf.select(exprs)
+        .with_row_index("row_no", offset=1)
+        .with_columns(pl.col("row_no").cast(pl.Int64))
+    )
+
+
+def _open_parquet(path: Path, max_uncompressed: int) -> RawFile:
+    try:
+        meta = pq.ParquetFile(path).metadata
+        schema = pq.read_schema(path)
+    except Exception as exc:
+        raise FileRefused(f"the file is damaged and cannot be read as Parquet ({exc})") from None
+    uncompressed = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if uncompressed > max_uncompressed:
+        raise FileTooLarge(
+            f"the file would decompress to {_human(uncompressed)}, over the limit of "
+            f"{_human(max_uncompressed)}; split the export into smaller files"
+        )
+    if meta.num_rows == 0:
+        raise FileRefused("the file has no data rows")
+    mapping = _map_columns(list(schema.names))
+    kinds = {canon: _arrow_kind(schema.field(name).type) for canon, name in mapping.items()}
+    _check_types(kinds)
+    lf = pl.scan_parquet(path, glob=False)
+    return RawFile("parquet", _canonical_frame(lf, mapping, kinds), meta.num_rows)
+
+
+def _sniff_encoding(path: Path) -> str:
+    with path.open("rb") as fh:
+        sample = fh.read(_SNIFF_BYTES)
+    if not sample.strip():
+        raise FileRefused("the file is empty")
+    if b"\x00" in sample:
+        raise FileRefused("the file is neither Parquet nor CSV text (it holds binary data)")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    raise FileRefused("the file is neither Parquet nor CSV text in UTF-8 or GBK")
+
+
+def _open_csv(path: Path, scratch: Path) -> RawFile:
+    encoding = _sniff_encoding(path)
+    source = path
+    if encoding == "gb18030":
+        source = scratch / f"{path.name}.utf8.csv"
+        try:
+            with (
+                path.open("r", encoding="gb18030") as src,
+                source.open("w", encoding="utf-8") as dst,
+            ):
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except UnicodeDecodeError as exc:
+            raise FileRefused(f"the CSV text is not valid UTF-8 or GBK ({exc.reason})") from None
+    with source.open("r", encoding="utf-8-sig") as fh:
+        header = fh.readline()
+    separator = "\t" if header.count("\t") > header.count(",") else ","
+    try:
+        lf = pl.scan_csv(
+            source, infer_schema=False, separator=separator, encoding="utf8", glob=False
+        )
+        names = lf.collect_schema().names()
+    except Exception as exc:
+        raise FileRefused(f"the file cannot be read as CSV ({exc})") from None
+    names = [n.lstrip("\ufeff") for n in names]
+    lf = lf.rename(dict(zip(lf.collect_schema().names(), names, strict=True)))
+    mapping = _map_columns(names)
+    kinds = dict.fromkeys(mapping, "string")
+    return RawFile("csv", _canonical_frame(lf, mapping, kinds), None)
+
+
+def open_upload(path: Path, *, max_bytes: int, max_uncompressed: int, scratch: Path) -> RawFile:
+    """Open ``path`` as Parquet or CSV, or raise :class:`FileRefused` saying why not.
+
+    ``scratch`` is a private folder for a transcoded copy (GBK CSV exports become UTF-8).
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise FileRefused("the file is empty")
+    if size > max_bytes:
+        raise FileTooLarge(
+            f"the file is {_human(size)}, over the upload limit of {_human(max_bytes)}"
+        )
+    with path.open("rb") as fh:
+        head = fh.read(4)
+        fh.seek(max(size - 4, 0))
+        tail = fh.read(4)
+    if head == ENCRYPTED_MAGIC or tail == ENCRYPTED_MAGIC:
+        raise FileRefused("the Parquet file is encrypted; export it without encryption")
+    if head == PARQUET_MAGIC:
+        if tail != PARQUET_MAGIC:
+            raise FileRefused("the Parquet file is truncated (its footer is missing)")
+        return _open_parquet(path, max_uncompressed)
+    return _open_csv(path, scratch)

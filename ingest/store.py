@@ -1,0 +1,286 @@
+"""The embedded store in ``--data-dir``: event files in Parquet, everything else in SQLite.
+
+Layout::
+
+    DIR/parcel_subsidy.sqlite         ledger of uploads, event-file manifest, rejects, sites,
+                                      awards, closed months, audit log (WAL mode)
+    DIR/events/carrier=C/month=M/     one zstd Parquet file per (upload, carrier, month),
+        u00000042.parquet             sorted by waybill_no, scan_time
+    DIR/files/ab/abcdef...            every uploaded file, unchanged, named by its SHA-256
+    DIR/tmp/                          scratch space (transcoded CSVs, uploads in flight)
+
+Why not Delta Lake: an upload's commit must cover its events, its rejects and its ledger row
+at once. With the events in Delta and the ledger in SQLite there would be two commit points
+and a window between them; here the manifest of event files lives in the same SQLite
+transaction as the rest, so a commit is one ``COMMIT``. Event files are plain Hive-partitioned
+Parquet that DuckDB, Spark or Trino read directly; the manifest (``event_files``) says which
+files are committed and at which store version, which is what a closed month pins.
+
+Crash safety: event files are written and fsynced *before* the transaction that lists them;
+a file on disk that no committed row lists is debris of a crashed ingest and is removed by
+:meth:`Store.recover`, under the writer lock. Readers only ever read listed files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from ingest.exceptions import StoreError
+from ingest.schema import EVENT_SCHEMA, ScanType
+from subsidy.timeutil import now_local
+
+DB_NAME = "parcel_subsidy.sqlite"
+
+#: Append-only list of schema migrations; ``PRAGMA user_version`` says how many ran.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('store_version', '0');
+    CREATE TABLE uploads (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        carrier TEXT,
+        filename TEXT,
+        size_bytes INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        uploaded_by TEXT,
+        received_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('received','ingesting','ingested','refused')),
+        error TEXT,
+        format TEXT,
+        rows_read INTEGER NOT NULL DEFAULT 0,
+        accepted INTEGER NOT NULL DEFAULT 0,
+        rejected INTEGER NOT NULL DEFAULT 0,
+        duplicates INTEGER NOT NULL DEFAULT 0,
+        rejected_by_reason TEXT NOT NULL DEFAULT '{}',
+        ingested_at TEXT,
+        store_version INTEGER
+    );
+    CREATE INDEX uploads_carrier ON uploads (carrier, id);
+    CREATE TABLE event_files (
+        id INTEGER PRIMARY KEY,
+        upload_id INTEGER NOT NULL REFERENCES uploads (id),
+        carrier TEXT NOT NULL,
+        month TEXT NOT NULL,
+        path TEXT NOT NULL UNIQUE,
+        rows INTEGER NOT NULL,
+        store_version INTEGER NOT NULL,
+        retired_version INTEGER
+    );
+    CREATE INDEX event_files_part ON event_files (carrier, month);
+    CREATE TABLE rejects (
+        upload_id INTEGER NOT NULL REFERENCES uploads (id),
+        row_no INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        waybill_no TEXT, scan_type TEXT, site_code TEXT, scan_time TEXT,
+        carrier TEXT, next_site_code TEXT,
+        PRIMARY KEY (upload_id, row_no)
+    ) WITHOUT ROWID;
+    CREATE TABLE sites (
+        site_code TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('district_center','village_hub','other')),
+        town TEXT,
+        active_from TEXT NOT NULL,
+        active_to TEXT
+    );
+    CREATE TABLE center_awards (
+        id INTEGER PRIMARY KEY,
+        site_code TEXT NOT NULL UNIQUE,
+        accredited_on TEXT NOT NULL,
+        document_no TEXT NOT NULL,
+        award_fen INTEGER NOT NULL CHECK (award_fen >= 0),
+        status TEXT NOT NULL CHECK (status IN ('accredited','approved','paid')),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        old_value TEXT,
+        new_value TEXT
+    );
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    """,
+)
+
+
+def _now_text() -> str:
+    return now_local().isoformat(timespec="seconds")
+
+
+class Store:
+    """Handle on a data directory. Cheap to create; every method opens what it needs."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = Path(data_dir)
+        self.db_path = self.root / DB_NAME
+        self.events_dir = self.root / "events"
+        self.files_dir = self.root / "files"
+        self.tmp_dir = self.root / "tmp"
+
+    # -- set-up ---------------------------------------------------------------------------
+    def init(self) -> Store:
+        """Create the folders and bring the database schema up to date; idempotent."""
+        for d in (self.root, self.events_dir, self.files_dir, self.tmp_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        with self.connect() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                db.executescript(f"BEGIN; {script}; PRAGMA user_version = {i}; COMMIT;")
+        return self
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A SQLite connection in WAL mode; commits on success, rolls back on error."""
+        try:
+            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store database {self.db_path}: {exc}") from None
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            yield db
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; anything raised inside rolls everything back."""
+        with self.connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Exclusive lock for writing events: one ingest at a time, across processes."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".writer.lock").open("a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def recover(self) -> list[Path]:
+        """Remove event files no committed row lists (debris of a crash); returns them.
+
+        Also puts uploads left ``ingesting`` by a crashed process back to ``received``.
+        Must be called under :meth:`writer_lock`.
+        """
+        with self.connect() as db:
+            listed = {row[0] for row in db.execute("SELECT path FROM event_files")}
+            db.execute("UPDATE uploads SET status='received' WHERE status='ingesting'")
+        removed = []
+        for path in self.events_dir.rglob("*.parquet"):
+            if str(path.relative_to(self.root)) not in listed:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        return removed
+
+    # -- versions and files ---------------------------------------------------------------
+    def version(self) -> int:
+        """The store version: how many uploads have committed events (a snapshot id)."""
+        with self.connect() as db:
+            return int(db.execute("SELECT value FROM meta WHERE key='store_version'").fetchone()[0])
+
+    def event_files(
+        self,
+        *,
+        carriers: list[str] | None = None,
+        months: list[str] | None = None,
+        version: int | None = None,
+    ) -> list[Path]:
+        """The committed event files, optionally only some carriers, months, or a snapshot."""
+        sql = "SELECT path FROM event_files WHERE 1=1"
+        args: list[object] = []
+        if version is not None:
+            sql += " AND store_version <= ? AND (retired_version IS NULL OR retired_version > ?)"
+            args += [version, version]
+        else:
+            sql += " AND retired_version IS NULL"
+        if carriers is not None:
+            sql += f" AND carrier IN ({','.join('?' * len(carriers))})"
+            args += carriers
+        if months is not None:
+            sql += f" AND month IN ({','.join('?' * len(months))})"
+            args += months
+        with self.connect() as db:
+            return [self.root / row[0] for row in db.execute(sql + " ORDER BY id", args)]
+
+    def scan_events(
+        self,
+        *,
+        carriers: list[str] | None = None,
+        months: list[str] | None = None,
+        version: int | None = None,
+    ) -> pl.LazyFrame:
+        """Lazy frame of the stored events (:data:`ingest.schema.EVENT_SCHEMA`)."""
+        files = self.event_files(carriers=carriers, months=months, version=version)
+        if not files:
+            return pl.LazyFrame(schema=EVENT_SCHEMA)
+        return pl.scan_parquet(files, glob=False, schema=FILE_SCHEMA).with_columns(
+            pl.col("scan_type").cast(ScanType)
+        )
+
+    def audit(
+        self,
+        db: sqlite3.Connection,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        old: object = None,
+        new: object = None,
+    ) -> None:
+        """Append one line to the audit log inside the caller's transaction."""
+        db.execute(
+            "INSERT INTO audit_log (at, actor, action, target, old_value, new_value) "
+            "VALUES (?,?,?,?,?,?)",
+            (
+                _now_text(),
+                actor,
+                action,
+                target,
+                None if old is None else json.dumps(old, ensure_ascii=False, default=str),
+                None if new is None else json.dumps(new, ensure_ascii=False, default=str),
+            ),
+        )
+
+
+#: Schema of event files on disk: ``scan_type`` is plain text there, for other readers.
+FILE_SCHEMA = pl.Schema({**EVENT_SCHEMA, "scan_type": pl.String})
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a written file to disk before a transaction refers to it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def timestamp() -> str:
+    """The current Asia/Shanghai time as ISO 8601 text (ledger and audit timestamps)."""
+    return _now_text()

@@ -1,0 +1,380 @@
+"""Uploads: register a file by its SHA-256, then ingest it atomically into the store.
+
+One upload's life::
+
+    register_upload   hash the bytes, keep the file under DIR/files/<sha>, ledger row 'received'
+                      (the same bytes again: the first upload is answered, nothing is ingested)
+    ingest_upload     under the writer lock: read, validate, de-duplicate (within the file and
+                      against the stored events of the partitions it touches), write event
+                      files, then ONE SQLite transaction lists the files, stores the rejects and
+                      marks the upload 'ingested' (or 'refused' with its reason)
+
+A crash anywhere before that transaction leaves only unlisted files, which recovery removes;
+a retry then gives exactly the store of one clean run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ingest.exceptions import FileRefused, StoreError
+from ingest.reader import open_upload
+from ingest.schema import IDENTITY, REJECT_REASONS
+from ingest.store import FILE_SCHEMA, Store, fsync_file, timestamp
+from ingest.validate import REJECT_COLUMNS, accepted_events, rejected_rows, validate
+from subsidy.policy import Policy
+
+#: Called with the name of each step as it is reached: progress display, and crash tests
+#: (raising or exiting there simulates a crash at that point).
+StepHook = Callable[[str], None]
+STEPS = ("registered", "validated", "files_written", "before_commit", "committed")
+
+
+@dataclass
+class Upload:
+    """One row of the upload ledger, as callers see it."""
+
+    id: int
+    sha256: str
+    carrier: str | None
+    filename: str | None
+    size_bytes: int
+    source: str
+    uploaded_by: str | None
+    received_at: str
+    status: str
+    error: str | None = None
+    format: str | None = None
+    rows_read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    ingested_at: str | None = None
+    store_version: int | None = None
+    duplicate: bool = False
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row, duplicate: bool = False) -> Upload:
+        data = dict(row)
+        data["rejected_by_reason"] = json.loads(data["rejected_by_reason"] or "{}")
+        return cls(**data, duplicate=duplicate)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data view (JSON-ready)."""
+        return dict(self.__dict__)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def get_upload(store: Store, upload_id: int) -> Upload | None:
+    """The ledger row of an upload, or ``None``."""
+    with store.connect() as db:
+        row = db.execute("SELECT * FROM uploads WHERE id=?", (upload_id,)).fetchone()
+    return Upload.from_row(row) if row else None
+
+
+def stored_file(store: Store, sha256: str) -> Path:
+    """Where the original bytes of an upload are kept (named by hash, never by client name)."""
+    return store.files_dir / sha256[:2] / sha256
+
+
+def register_upload(
+    store: Store,
+    path: Path,
+    *,
+    carrier: str | None,
+    filename: str | None = None,
+    source: str = "cli",
+    uploaded_by: str | None = None,
+    sha256: str | None = None,
+    move: bool = False,
+) -> Upload:
+    """Record a received file; the same bytes again return the first upload (``duplicate``).
+
+    The file is kept unchanged under its SHA-256 for audit. With ``move`` the file is moved
+    (it must be a scratch copy on the same filesystem, as an API upload is).
+    """
+    digest = sha256 or sha256_file(path)
+    with store.connect() as db:
+        row = db.execute("SELECT * FROM uploads WHERE sha256=?", (digest,)).fetchone()
+    if row is not None:
+        if move:
+            path.unlink(missing_ok=True)
+        return Upload.from_row(row, duplicate=row["status"] in ("ingested", "refused"))
+    target = stored_file(store, digest)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{digest}.{os.getpid()}.part")
+        if move:
+            os.replace(path, partial)
+        else:
+            shutil.copyfile(path, partial)
+        fsync_file(partial)
+        os.replace(partial, target)
+    elif move:
+        path.unlink(missing_ok=True)
+    size = target.stat().st_size
+    with store.transaction() as db:
+        row = db.execute("SELECT * FROM uploads WHERE sha256=?", (digest,)).fetchone()
+        if row is not None:  # registered meanwhile by a concurrent caller
+            return Upload.from_row(row, duplicate=row["status"] in ("ingested", "refused"))
+        cur = db.execute(
+            "INSERT INTO uploads (sha256, carrier, filename, size_bytes, source, uploaded_by,"
+            " received_at, status) VALUES (?,?,?,?,?,?,?, 'received')",
+            (digest, carrier, filename, size, source, uploaded_by, timestamp()),
+        )
+        store.audit(
+            db,
+            uploaded_by or source,
+            "upload.received",
+            f"upload:{cur.lastrowid}",
+            new={"sha256": digest, "carrier": carrier, "filename": filename, "bytes": size},
+        )
+        row = db.execute("SELECT * FROM uploads WHERE id=?", (cur.lastrowid,)).fetchone()
+    return Upload.from_row(row)
+
+
+def _refuse(store: Store, upload_id: int, reason: str) -> None:
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE uploads SET status='refused', error=?, ingested_at=? WHERE id=?",
+            (reason, timestamp(), upload_id),
+        )
+        store.audit(db, "ingest", "upload.refused", f"upload:{upload_id}", new={"error": reason})
+
+
+def _existing_identities(store: Store, carrier: str, month: str) -> pl.LazyFrame:
+    files = store.event_files(carriers=[carrier], months=[month])
+    if not files:
+        return pl.LazyFrame(schema={c: FILE_SCHEMA[c] for c in IDENTITY})
+    return pl.scan_parquet(files, glob=False, schema=FILE_SCHEMA).select(IDENTITY)
+
+
+def _write_partitions(
+    store: Store, upload_id: int, events: pl.DataFrame
+) -> tuple[list[tuple[str, str, str, int]], int]:
+    """De-duplicate against stored events, write one file per (carrier, month).
+
+    Returns the manifest rows ``(carrier, month, relative path, rows)`` and how many events
+    were already stored.
+    """
+    manifest: list[tuple[str, str, str, int]] = []
+    already = 0
+    events = events.with_columns(
+        pl.col("scan_type").cast(pl.String),
+        pl.col("scan_time").dt.strftime("%Y-%m").alias("_month"),
+    )
+    for (carrier, month), part in events.partition_by(
+        ["carrier", "_month"], as_dict=True, maintain_order=True
+    ).items():
+        fresh = (
+            part.lazy()
+            .drop("_month")
+            .join(
+                _existing_identities(store, carrier, month),
+                on=list(IDENTITY),
+                how="anti",
+                nulls_equal=True,
+            )
+            .sort("waybill_no", "scan_time")
+            .collect()
+        )
+        already += part.height - fresh.height
+        if fresh.height == 0:
+            continue
+        rel = Path("events") / f"carrier={carrier}" / f"month={month}" / f"u{upload_id:08d}.parquet"
+        target = store.root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fresh.write_parquet(target, compression="zstd", statistics=True, row_group_size=256_000)
+        fsync_file(target)
+        manifest.append((carrier, month, str(rel), fresh.height))
+    return manifest, already
+
+
+def ingest_upload(
+    store: Store,
+    upload_id: int,
+    policy: Policy,
+    *,
+    now: datetime,
+    on_step: StepHook | None = None,
+) -> Upload:
+    """Ingest a registered upload; returns its ledger row once ``ingested`` or ``refused``.
+
+    ``now`` is the time of ingestion (the plausibility limit of scan times). Idempotent: an
+    upload already ingested or refused is returned unchanged. A :class:`FileRefused` file is
+    marked ``refused`` with its reason; any other error leaves the store as it was and the
+    upload ``received``, to be retried.
+    """
+    hook = on_step or (lambda _step: None)
+    with store.writer_lock():
+        store.recover()
+        upload = get_upload(store, upload_id)
+        if upload is None:
+            raise StoreError(f"no upload with id {upload_id}")
+        if upload.status in ("ingested", "refused"):
+            return upload
+        with store.transaction() as db:
+            db.execute("UPDATE uploads SET status='ingesting' WHERE id=?", (upload_id,))
+        hook("registered")
+        written: list[Path] = []
+        try:
+            try:
+                result = _ingest_locked(store, upload, policy, now, hook, written)
+            except FileRefused as exc:
+                _refuse(store, upload_id, str(exc))
+                result = get_upload(store, upload_id)
+                assert result is not None
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            with store.connect() as db:
+                db.execute(
+                    "UPDATE uploads SET status='received' WHERE id=? AND status='ingesting'",
+                    (upload_id,),
+                )
+            raise
+        hook("committed")
+        return result
+
+
+def _ingest_locked(
+    store: Store,
+    upload: Upload,
+    policy: Policy,
+    now: datetime,
+    hook: StepHook,
+    written: list[Path],
+) -> Upload:
+    scratch = store.tmp_dir / f"ingest-{upload.id}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        raw = open_upload(
+            stored_file(store, upload.sha256),
+            max_bytes=policy.max_upload_bytes,
+            max_uncompressed=policy.max_uncompressed_bytes,
+            scratch=scratch,
+        )
+        validated = validate(
+            raw.frame,
+            uploader_carrier=upload.carrier,
+            carriers=policy.carriers,
+            now=now,
+            upload_id=upload.id,
+        )
+        try:
+            both = pl.collect_all([accepted_events(validated), rejected_rows(validated)])
+        except (pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise FileRefused(f"the file is damaged and cannot be read ({first[:300]})") from None
+        events, rejects = both
+        rows_read = events.height + rejects.height
+        if rows_read == 0:
+            raise FileRefused("the file has no data rows")
+        hook("validated")
+        unique = events.unique(subset=list(IDENTITY), keep="first", maintain_order=True)
+        within = events.height - unique.height
+        manifest, already = _write_partitions(store, upload.id, unique)
+        written.extend(store.root / m[2] for m in manifest)
+        hook("files_written")
+        accepted = sum(m[3] for m in manifest)
+        by_reason = {
+            reason: n for reason, n in rejects.group_by("reason").len().sort("reason").iter_rows()
+        }
+        by_reason = {r: by_reason[r] for r in REJECT_REASONS if r in by_reason}
+        with store.transaction() as db:
+            hook("before_commit")
+            version = int(
+                db.execute("SELECT value FROM meta WHERE key='store_version'").fetchone()[0]
+            )
+            if manifest:
+                version += 1
+                db.execute("UPDATE meta SET value=? WHERE key='store_version'", (str(version),))
+                db.executemany(
+                    "INSERT INTO event_files (upload_id, carrier, month, path, rows, store_version)"
+                    " VALUES (?,?,?,?,?,?)",
+                    [(upload.id, *m, version) for m in manifest],
+                )
+            db.executemany(
+                f"INSERT INTO rejects (upload_id, {', '.join(REJECT_COLUMNS)}) "
+                f"VALUES (?{', ?' * len(REJECT_COLUMNS)})",
+                ((upload.id, *row) for row in rejects.select(REJECT_COLUMNS).iter_rows()),
+            )
+            stats = {
+                "rows_read": rows_read,
+                "accepted": accepted,
+                "rejected": rejects.height,
+                "duplicates": within + already,
+                "rejected_by_reason": by_reason,
+            }
+            db.execute(
+                "UPDATE uploads SET status='ingested', format=?, rows_read=?, accepted=?,"
+                " rejected=?, duplicates=?, rejected_by_reason=?, ingested_at=?,"
+                " store_version=?, error=NULL WHERE id=?",
+                (
+                    raw.format,
+                    rows_read,
+                    accepted,
+                    rejects.height,
+                    within + already,
+                    json.dumps(by_reason),
+                    timestamp(),
+                    version,
+                    upload.id,
+                ),
+            )
+            store.audit(
+                db,
+                upload.uploaded_by or upload.source,
+                "upload.ingested",
+                f"upload:{upload.id}",
+                new=stats,
+            )
+        result = get_upload(store, upload.id)
+        assert result is not None
+        return result
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def ingest_file(
+    store: Store,
+    path: Path,
+    policy: Policy,
+    *,
+    carrier: str | None,
+    now: datetime,
+    source: str = "cli",
+    uploaded_by: str | None = None,
+    on_step: StepHook | None = None,
+) -> Upload:
+    """Register and ingest one file (the CLI path). The same bytes again ingest nothing."""
+    if carrier is not None and carrier not in policy.carriers:
+        raise FileRefused(
+            f"unknown carrier {carrier!r}; known: {', '.join(sorted(policy.carriers))}"
+        )
+    upload = register_upload(
+        store, path, carrier=carrier, filename=path.name, source=source, uploaded_by=uploaded_by
+    )
+    if upload.duplicate:
+        return upload
+    return ingest_upload(store, upload.id, policy, now=now, on_step=on_step)

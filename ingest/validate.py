@@ -1,0 +1,184 @@
+"""Row validation (SPEC §3): every row becomes either an event or a reject with one reason.
+
+A rejected row keeps its content (as text) and its row number. Reasons are checked in the
+order of the SPEC's table; the first that applies is the row's reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from ingest.schema import (
+    EVENT_SCHEMA,
+    SCAN_TIME,
+    SCAN_TYPE_ALIASES,
+    WAYBILL_PATTERN,
+    ScanType,
+)
+from subsidy.timeutil import TZ, TZ_NAME, to_local
+
+EARLIEST_PLAUSIBLE = datetime(2020, 1, 1, tzinfo=TZ)
+
+#: Columns of a reject, every value kept as text.
+REJECT_COLUMNS: tuple[str, ...] = (
+    "row_no",
+    "reason",
+    "waybill_no",
+    "scan_type",
+    "site_code",
+    "scan_time",
+    "carrier",
+    "next_site_code",
+)
+
+
+def _blank_to_null(name: str) -> pl.Expr:
+    trimmed = pl.col(name).str.strip_chars()
+    return pl.when(trimmed == "").then(None).otherwise(trimmed)
+
+
+def parse_scan_time(col: pl.Expr) -> pl.Expr:
+    """Parse text times (``YYYY-MM-DD HH:MM:SS``, ISO 8601, optional fraction and offset).
+
+    A time without an offset is Asia/Shanghai local time. Unparseable text gives null.
+    """
+    norm = (
+        col.str.strip_chars()
+        .str.replace(r"^(\d{4})/(\d{1,2})/(\d{1,2})", "${1}-${2}-${3}")
+        .str.replace(r"^(\d{4}-\d{2}-\d{2})T", "${1} ")
+        .str.replace(r"(?i)z$", "+00:00")
+    )
+    has_offset = norm.str.contains(r"[+-]\d{2}:?\d{2}$")
+    naive = norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
+    aware = norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", strict=False, time_unit="us")
+    return (
+        pl.when(has_offset)
+        .then(aware.dt.convert_time_zone(TZ_NAME))
+        .otherwise(naive.dt.replace_time_zone(TZ_NAME, non_existent="null"))
+    )
+
+
+def _canonical_time(dtype: pl.DataType) -> pl.Expr:
+    col = pl.col("scan_time")
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            col = col.dt.replace_time_zone(TZ_NAME, non_existent="null")
+        else:
+            col = col.dt.convert_time_zone(TZ_NAME)
+        return col.cast(SCAN_TIME)
+    if dtype == pl.Null:
+        return pl.lit(None, dtype=SCAN_TIME)
+    return parse_scan_time(col.cast(pl.String)).cast(SCAN_TIME)
+
+
+def carrier_lookup(carriers: dict[str, str]) -> dict[str, str]:
+    """Map each accepted spelling of a carrier (code, lower-case code, Chinese name) to its code."""
+    out: dict[str, str] = {}
+    for code, name in carriers.items():
+        out[code.upper()] = code
+        out[code.lower()] = code
+        out[name] = code
+    return out
+
+
+def validate(
+    raw: pl.LazyFrame,
+    *,
+    uploader_carrier: str | None,
+    carriers: dict[str, str],
+    now: datetime,
+    upload_id: int,
+) -> pl.LazyFrame:
+    """Attach ``reason`` (null for a valid row) and the canonical event columns to every row.
+
+    ``raw`` holds ``row_no`` and the canonical columns as read (see :mod:`ingest.reader`).
+    ``uploader_carrier`` fills rows without a carrier; a row naming another carrier is a
+    ``carrier_mismatch``. ``now`` is the time of ingestion (scan times more than a day after
+    it are implausible). The result has every column of :data:`EVENT_SCHEMA`, ``reason`` and
+    the raw text values prefixed ``raw_``.
+    """
+    schema = raw.collect_schema()
+    names = schema.names()
+    lookup = carrier_lookup(carriers)
+    text = {
+        c: (pl.col(c).cast(pl.String) if c in names else pl.lit(None, dtype=pl.String))
+        for c in ("waybill_no", "scan_type", "site_code", "carrier", "next_site_code")
+    }
+    scan_time_text = (
+        pl.col("scan_time").cast(pl.String) if "scan_time" in names else pl.lit(None, pl.String)
+    )
+    lf = raw.with_columns(
+        *(expr.alias(f"raw_{c}") for c, expr in text.items()),
+        scan_time_text.alias("raw_scan_time"),
+    ).with_columns(
+        _blank_to_null("raw_waybill_no").alias("waybill_no"),
+        _blank_to_null("raw_site_code").alias("site_code"),
+        _blank_to_null("raw_next_site_code").alias("next_site_code"),
+        _blank_to_null("raw_scan_type").str.to_lowercase().alias("_scan_type_text"),
+        _blank_to_null("raw_carrier").alias("_carrier_text"),
+        _canonical_time(schema["scan_time"]).alias("scan_time"),
+    )
+    row_carrier = pl.coalesce(
+        pl.col("_carrier_text").replace_strict(lookup, default=None, return_dtype=pl.String),
+        pl.when(pl.col("_carrier_text").is_null()).then(pl.lit(uploader_carrier, pl.String)),
+    )
+    lf = lf.with_columns(
+        pl.col("_scan_type_text")
+        .replace_strict(SCAN_TYPE_ALIASES, default=None, return_dtype=pl.String)
+        .alias("_scan_type"),
+        row_carrier.alias("carrier"),
+    )
+    missing = (
+        pl.col("waybill_no").is_null()
+        | pl.col("_scan_type_text").is_null()
+        | pl.col("site_code").is_null()
+        | pl.col("raw_scan_time").str.strip_chars().replace("", None).is_null()
+        | (pl.col("_carrier_text").is_null() & pl.col("carrier").is_null())
+    )
+    latest = to_local(now)
+    reason = (
+        pl.when(missing)
+        .then(pl.lit("missing_field"))
+        .when(~pl.col("waybill_no").str.contains(WAYBILL_PATTERN))
+        .then(pl.lit("bad_waybill"))
+        .when(pl.col("_scan_type").is_null())
+        .then(pl.lit("unknown_scan_type"))
+        .when(pl.col("scan_time").is_null())
+        .then(pl.lit("bad_scan_time"))
+        .when(
+            (pl.col("scan_time") < EARLIEST_PLAUSIBLE)
+            | (pl.col("scan_time") > pl.lit(latest).dt.offset_by("1d"))
+        )
+        .then(pl.lit("implausible_scan_time"))
+        .when(
+            pl.lit(uploader_carrier is not None)
+            & pl.col("_carrier_text").is_not_null()
+            & (pl.col("carrier").is_null() | (pl.col("carrier") != pl.lit(uploader_carrier)))
+        )
+        .then(pl.lit("carrier_mismatch"))
+        .when(pl.col("carrier").is_null())
+        .then(pl.lit("unknown_carrier"))
+    )
+    return lf.with_columns(
+        reason.alias("reason"),
+        pl.col("_scan_type").cast(ScanType, strict=False).alias("scan_type"),
+        pl.lit(upload_id, dtype=pl.Int64).alias("upload_id"),
+    )
+
+
+def accepted_events(validated: pl.LazyFrame) -> pl.LazyFrame:
+    """The valid rows as events of :data:`EVENT_SCHEMA`."""
+    return validated.filter(pl.col("reason").is_null()).select(
+        pl.col(name).cast(dtype) for name, dtype in EVENT_SCHEMA.items()
+    )
+
+
+def rejected_rows(validated: pl.LazyFrame) -> pl.LazyFrame:
+    """The invalid rows: row number, reason and every raw value as text."""
+    return validated.filter(pl.col("reason").is_not_null()).select(
+        "row_no",
+        "reason",
+        *(pl.col(f"raw_{c}").alias(c) for c in REJECT_COLUMNS[2:]),
+    )

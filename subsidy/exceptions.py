@@ -1,0 +1,31 @@
+"""Errors of the subsidy domain.
+
+Hierarchy::
+
+    SubsidyError
+    ├── PolicyError          the policy file is invalid (a rate above the cap, a bad window)
+    ├── SiteRegistryError    a sites registry file is refused whole
+    ├── NotFoundError        a parcel, month or award that does not exist
+    └── ConflictError        the request contradicts the stored state (month closed twice,
+                             a second award for a center)
+"""
+
+
+class SubsidyError(Exception):
+    """Base class of every error raised by the subsidy package."""
+
+
+class PolicyError(SubsidyError):
+    """The policy configuration is invalid; refused at load."""
+
+
+class SiteRegistryError(SubsidyError):
+    """A sites registry file cannot be imported; nothing was changed."""
+
+
+class NotFoundError(SubsidyError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+
+class ConflictError(SubsidyError):
+    """The request contradicts what is stored (closing a closed month, a second award)."""

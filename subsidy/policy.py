@@ -1,0 +1,147 @@
+"""The subsidy policy: window, transit limit, rate table and caps, loaded from TOML.
+
+Every figure of the scheme is a policy value (other districts run the same scheme with other
+rates and windows). A policy that breaks its own caps is refused at load with a message that
+names the offending value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from subsidy.exceptions import PolicyError
+from subsidy.timeutil import to_local
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate in force from ``effective_from`` (an Asia/Shanghai date) on, in fen per parcel."""
+
+    effective_from: date
+    rate_fen: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded, validated policy. Times are aware Asia/Shanghai; money is integer fen."""
+
+    name: str
+    window_start: datetime
+    window_end: datetime  # exclusive
+    max_transit: timedelta
+    rate_cap_fen: int
+    award_cap_fen: int
+    rates: tuple[Rate, ...]
+    carriers: dict[str, str]
+    max_upload_bytes: int
+    max_uncompressed_bytes: int
+    digest: str = field(default="", compare=False)
+
+    def rate_on(self, day: date) -> int | None:
+        """The rate (fen) in force on ``day``, or ``None`` before the first rate."""
+        current = None
+        for rate in self.rates:
+            if rate.effective_from <= day:
+                current = rate.rate_fen
+        return current
+
+
+def _require(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in table:
+        raise PolicyError(f"policy: missing '{key}' in [{where}]")
+    value = table[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise PolicyError(f"policy: [{where}] {key} = {value!r} has the wrong type")
+    return value
+
+
+def _aware(value: Any, key: str) -> datetime:
+    if isinstance(value, datetime):
+        return to_local(value)
+    if isinstance(value, date):
+        return to_local(datetime(value.year, value.month, value.day))
+    raise PolicyError(f"policy: [policy] {key} = {value!r} is not a date or date-time")
+
+
+def policy_from_dict(raw: dict[str, Any], digest: str = "") -> Policy:
+    """Build and validate a :class:`Policy` from parsed TOML."""
+    pol = raw.get("policy", {})
+    limits = raw.get("limits", {})
+    carriers = raw.get("carriers", {})
+    start = _aware(_require(pol, "window_start", (datetime, date), "policy"), "window_start")
+    end = _aware(_require(pol, "window_end", (datetime, date), "policy"), "window_end")
+    if end <= start:
+        raise PolicyError(f"policy: window_end {end} must be after window_start {start}")
+    hours = _require(pol, "max_transit_hours", (int, float), "policy")
+    if hours <= 0:
+        raise PolicyError(f"policy: max_transit_hours = {hours} must be positive")
+    cap = _require(pol, "rate_cap_fen", int, "policy")
+    award_cap = _require(pol, "award_cap_fen", int, "policy")
+    if cap <= 0 or award_cap < 0:
+        raise PolicyError("policy: rate_cap_fen must be positive and award_cap_fen not negative")
+    rates: list[Rate] = []
+    for i, entry in enumerate(raw.get("rates", [])):
+        eff = _require(entry, "effective_from", date, f"rates #{i + 1}")
+        if isinstance(eff, datetime):
+            raise PolicyError(f"policy: rates #{i + 1} effective_from must be a date, not {eff}")
+        fen = _require(entry, "rate_fen", int, f"rates #{i + 1}")
+        if not 0 <= fen <= cap:
+            raise PolicyError(
+                f"policy: rate {fen} fen from {eff} is above the cap of {cap} fen "
+                f"(rate_cap_fen); lower the rate or raise the cap if the notice allows it"
+            )
+        rates.append(Rate(eff, fen))
+    if not rates:
+        raise PolicyError("policy: the [[rates]] table is empty; give at least one rate")
+    rates.sort(key=lambda r: r.effective_from)
+    if len({r.effective_from for r in rates}) != len(rates):
+        raise PolicyError("policy: two rates share the same effective_from date")
+    if rates[0].effective_from > start.date():
+        raise PolicyError(
+            f"policy: the first rate starts {rates[0].effective_from}, after the window start "
+            f"{start.date()}; every day of the window needs a rate"
+        )
+    if not carriers or not all(isinstance(k, str) and k for k in carriers):
+        raise PolicyError("policy: [carriers] must list at least one carrier code")
+    return Policy(
+        name=str(pol.get("name", "")),
+        window_start=start,
+        window_end=end,
+        max_transit=timedelta(hours=hours),
+        rate_cap_fen=cap,
+        award_cap_fen=award_cap,
+        rates=tuple(rates),
+        carriers={str(k).upper(): str(v) for k, v in carriers.items()},
+        max_upload_bytes=int(limits.get("max_upload_bytes", 2 * 1024**3)),
+        max_uncompressed_bytes=int(limits.get("max_uncompressed_bytes", 16 * 1024**3)),
+        digest=digest,
+    )
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Load a policy TOML file (the embedded Jiyang default when ``path`` is ``None``)."""
+    source = path or DEFAULT_POLICY_PATH
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"policy: cannot read {source}: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"policy: {source} is not valid TOML: {exc}") from None
+    return policy_from_dict(raw, digest=hashlib.sha256(data).hexdigest())
+
+
+def resolve_policy(data_dir: Path, override: Path | None = None) -> Policy:
+    """The policy in force for a data dir: ``override``, else ``DIR/policy.toml``, else default."""
+    if override is not None:
+        return load_policy(override)
+    local = Path(data_dir) / "policy.toml"
+    return load_policy(local if local.exists() else None)
