@@ -128,8 +128,19 @@ def _open_parquet(path: Path, max_uncompressed: int) -> RawFile:
     mapping = _map_columns(list(schema.names))
     kinds = {canon: _arrow_kind(schema.field(name).type) for canon, name in mapping.items()}
     _check_types(kinds)
-    lf = pl.scan_parquet(path, glob=False)
-    return RawFile("parquet", _canonical_frame(lf, mapping, kinds), meta.num_rows)
+    # Read with pyarrow, not pl.scan_parquet: pyarrow verifies page CRC checksums where the
+    # writer stored them (Polars silently decodes a corrupted page), and reads INT96 without
+    # overflow. Only the mapped columns are read; the upload size limits bound the memory.
+    try:
+        table = pq.ParquetFile(
+            path, page_checksum_verification=True, coerce_int96_timestamp_unit="us"
+        ).read(columns=list(mapping.values()), use_threads=True)
+        frame = pl.from_arrow(table, rechunk=False)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise FileRefused(f"the file is damaged and cannot be read ({first})") from None
+    assert isinstance(frame, pl.DataFrame)
+    return RawFile("parquet", _canonical_frame(frame.lazy(), mapping, kinds), meta.num_rows)
 
 
 def _sniff_encoding(path: Path) -> str:
