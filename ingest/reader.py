@@ -9,6 +9,7 @@ file: :mod:`ingest.validate` turns them into events and rejects.
 from __future__ import annotations
 
 import codecs
+import csv
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,11 @@ def _canonical_frame(
     )
 
 
-def _open_parquet(path: Path, max_uncompressed: int) -> RawFile:
+def _parquet_columns(
+    path: Path, max_uncompressed: int
+) -> tuple[dict[str, str], dict[str, str], int]:
+    """Every check a Parquet file's metadata allows; returns the column mapping, the kinds of
+    the mapped columns and the number of rows. No data page is read."""
     try:
         meta = pq.ParquetFile(path).metadata
         schema = pq.read_schema(path)
@@ -128,6 +133,11 @@ def _open_parquet(path: Path, max_uncompressed: int) -> RawFile:
     mapping = _map_columns(list(schema.names))
     kinds = {canon: _arrow_kind(schema.field(name).type) for canon, name in mapping.items()}
     _check_types(kinds)
+    return mapping, kinds, meta.num_rows
+
+
+def _open_parquet(path: Path, max_uncompressed: int) -> RawFile:
+    mapping, kinds, rows = _parquet_columns(path, max_uncompressed)
     # Read with pyarrow, not pl.scan_parquet: pyarrow verifies page CRC checksums where the
     # writer stored them (Polars silently decodes a corrupted page), and reads INT96 without
     # overflow. Only the mapped columns are read; the upload size limits bound the memory.
@@ -138,9 +148,13 @@ def _open_parquet(path: Path, max_uncompressed: int) -> RawFile:
         frame = pl.from_arrow(table, rechunk=False)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        if "crypt" in first.lower():  # plaintext footer, encrypted columns: not damaged
+            raise FileRefused(
+                f"the Parquet file is encrypted ({first}); export it without encryption"
+            ) from None
         raise FileRefused(f"the file is damaged and cannot be read ({first})") from None
     assert isinstance(frame, pl.DataFrame)
-    return RawFile("parquet", _canonical_frame(frame.lazy(), mapping, kinds), meta.num_rows)
+    return RawFile("parquet", _canonical_frame(frame.lazy(), mapping, kinds), rows)
 
 
 def _sniff_encoding(path: Path) -> str:
@@ -152,7 +166,9 @@ def _sniff_encoding(path: Path) -> str:
         raise FileRefused("the file is neither Parquet nor CSV text (it holds binary data)")
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+            # A sample holding the whole file must not end inside a character.
+            final = len(sample) < _SNIFF_BYTES
+            codecs.getincrementaldecoder(encoding)().decode(sample, final=final)
             return encoding
         except UnicodeDecodeError:
             continue
@@ -172,9 +188,14 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
                 shutil.copyfileobj(src, dst, 1 << 20)
         except UnicodeDecodeError as exc:
             raise FileRefused(f"the CSV text is not valid UTF-8 or GBK ({exc.reason})") from None
-    with source.open("r", encoding="utf-8-sig") as fh:
-        header = fh.readline()
+    try:
+        with source.open("r", encoding="utf-8-sig") as fh:
+            header = fh.readline()
+    except UnicodeDecodeError as exc:
+        raise FileRefused(f"the CSV text is not valid UTF-8 or GBK ({exc.reason})") from None
     separator = "\t" if header.count("\t") > header.count(",") else ","
+    # Polars renames a repeated header ("waybill_no_duplicated_0"); refuse it as written.
+    _map_columns(next(csv.reader([header], delimiter=separator), []))
     try:
         lf = pl.scan_csv(
             source, infer_schema=False, separator=separator, encoding="utf8", glob=False
@@ -189,11 +210,8 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
     return RawFile("csv", _canonical_frame(lf, mapping, kinds), None)
 
 
-def open_upload(path: Path, *, max_bytes: int, max_uncompressed: int, scratch: Path) -> RawFile:
-    """Open ``path`` as Parquet or CSV, or raise :class:`FileRefused` saying why not.
-
-    ``scratch`` is a private folder for a transcoded copy (GBK CSV exports become UTF-8).
-    """
+def _format_of(path: Path, max_bytes: int) -> str:
+    """``parquet`` or ``csv`` (to be confirmed by reading), from the size and magic bytes."""
     size = path.stat().st_size
     if size == 0:
         raise FileRefused("the file is empty")
@@ -210,5 +228,28 @@ def open_upload(path: Path, *, max_bytes: int, max_uncompressed: int, scratch: P
     if head == PARQUET_MAGIC:
         if tail != PARQUET_MAGIC:
             raise FileRefused("the Parquet file is truncated (its footer is missing)")
+        return "parquet"
+    return "csv"
+
+
+def open_upload(path: Path, *, max_bytes: int, max_uncompressed: int, scratch: Path) -> RawFile:
+    """Open ``path`` as Parquet or CSV, or raise :class:`FileRefused` saying why not.
+
+    ``scratch`` is a private folder for a transcoded copy (GBK CSV exports become UTF-8).
+    """
+    if _format_of(path, max_bytes) == "parquet":
         return _open_parquet(path, max_uncompressed)
     return _open_csv(path, scratch)
+
+
+def check_upload(path: Path, *, max_bytes: int, max_uncompressed: int, scratch: Path) -> str:
+    """The checks of :func:`open_upload` that read no data: size, format, and a Parquet
+    file's metadata (size once decompressed, rows, columns and their types) or a CSV's
+    header. Returns the format; raises :class:`FileRefused` as ``open_upload`` would.
+    Cheap whatever the file's size (a GBK CSV is transcoded into ``scratch``, though).
+    """
+    if _format_of(path, max_bytes) == "parquet":
+        _parquet_columns(path, max_uncompressed)
+        return "parquet"
+    _open_csv(path, scratch)
+    return "csv"

@@ -39,6 +39,14 @@ def _blank_to_null(name: str) -> pl.Expr:
     return pl.when(trimmed == "").then(None).otherwise(trimmed)
 
 
+def _localize(naive: pl.Expr) -> pl.Expr:
+    """Naive wall-clock time -> Asia/Shanghai. The zone had daylight saving in 1986-1991: a time
+    in a skipped hour becomes null (``bad_scan_time``), a repeated hour its first instant (then
+    ``implausible_scan_time``); neither may raise, which would refuse the whole file.
+    """
+    return naive.dt.replace_time_zone(TZ_NAME, ambiguous="earliest", non_existent="null")
+
+
 def parse_scan_time(col: pl.Expr) -> pl.Expr:
     """Parse text times (``YYYY-MM-DD HH:MM:SS``, ISO 8601, optional fraction and offset).
 
@@ -53,33 +61,27 @@ def parse_scan_time(col: pl.Expr) -> pl.Expr:
     has_offset = norm.str.contains(r"[+-]\d{2}:?\d{2}$")
     naive = norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
     aware = norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", strict=False, time_unit="us")
-    return (
-        pl.when(has_offset)
-        .then(aware.dt.convert_time_zone(TZ_NAME))
-        .otherwise(naive.dt.replace_time_zone(TZ_NAME, non_existent="null"))
-    )
+    return pl.when(has_offset).then(aware.dt.convert_time_zone(TZ_NAME)).otherwise(_localize(naive))
 
 
 def _canonical_time(dtype: pl.DataType) -> pl.Expr:
     col = pl.col("scan_time")
     if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is None:
-            col = col.dt.replace_time_zone(TZ_NAME, non_existent="null")
-        else:
-            col = col.dt.convert_time_zone(TZ_NAME)
-        return col.cast(SCAN_TIME)
+        aware = _localize(col) if dtype.time_zone is None else col.dt.convert_time_zone(TZ_NAME)
+        return aware.cast(SCAN_TIME)
     if dtype == pl.Null:
         return pl.lit(None, dtype=SCAN_TIME)
     return parse_scan_time(col.cast(pl.String)).cast(SCAN_TIME)
 
 
 def carrier_lookup(carriers: dict[str, str]) -> dict[str, str]:
-    """Map each accepted spelling of a carrier (code, lower-case code, Chinese name) to its code."""
+    """Map each accepted spelling of a carrier to its code: the upper-cased code and the Chinese
+    name. Look up upper-cased text, so the code matches in any case (``zto``, ``Zto``).
+    """
     out: dict[str, str] = {}
     for code, name in carriers.items():
         out[code.upper()] = code
-        out[code.lower()] = code
-        out[name] = code
+        out[name.upper()] = code
     return out
 
 
@@ -121,7 +123,9 @@ def validate(
         _canonical_time(schema["scan_time"]).alias("scan_time"),
     )
     row_carrier = pl.coalesce(
-        pl.col("_carrier_text").replace_strict(lookup, default=None, return_dtype=pl.String),
+        pl.col("_carrier_text")
+        .str.to_uppercase()
+        .replace_strict(lookup, default=None, return_dtype=pl.String),
         pl.when(pl.col("_carrier_text").is_null()).then(pl.lit(uploader_carrier, pl.String)),
     )
     lf = lf.with_columns(

@@ -109,6 +109,8 @@ def _date_text(value: date | None) -> str | None:
 def replace_sites(store: Store, sites: pl.DataFrame, *, actor: str) -> dict[str, int]:
     """Replace the registry with ``sites`` (validated) in one audited transaction."""
     before = load_sites(store)
+    # sorted by kind (enum order), so the answer and the audit line never vary between runs
+    counts = dict(sites.group_by("kind").len().sort("kind").cast({"kind": pl.String}).iter_rows())
     rows = [
         (code, name, kind, town, _date_text(a_from), _date_text(a_to))
         for code, name, kind, town, a_from, a_to in sites.select(REGISTRY_COLUMNS).iter_rows()
@@ -124,11 +126,10 @@ def replace_sites(store: Store, sites: pl.DataFrame, *, actor: str) -> dict[str,
             old={"sites": before.height},
             new={
                 "sites": len(rows),
-                "by_kind": dict(sites.group_by("kind").len().cast({"kind": pl.String}).iter_rows()),
+                "by_kind": counts,
             },
         )
-    counts = sites.group_by("kind").len().cast({"kind": pl.String})
-    return {"sites": len(rows), **dict(counts.iter_rows())}
+    return {"sites": len(rows), **counts}
 
 
 def import_sites(store: Store, path: Path, *, actor: str = "cli") -> dict[str, int]:
