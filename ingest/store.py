@@ -116,6 +116,77 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
     """,
+    # The scheduler's job-run history (SPEC §10), shown by GET /v1/jobs. Times are
+    # Asia/Shanghai ISO 8601 with milliseconds; ``detail`` is a JSON object of what the run did.
+    """
+    CREATE TABLE job_runs (
+        id INTEGER PRIMARY KEY,
+        job TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('running','ok','failed','interrupted')),
+        detail TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(detail)),
+        error TEXT
+    );
+    CREATE INDEX job_runs_job ON job_runs (job, id);
+    """,
+    # API tokens (only SHA-256 hashes), closed months with their frozen figures, and who moved
+    # a center award along accredited -> approved -> paid (SPEC §6, §7, §9).
+    """
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        token_sha256 TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('operator','finance','auditor','admin')),
+        carrier TEXT,
+        name TEXT,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        revoked_at TEXT,
+        revoked_by TEXT,
+        CHECK ((role = 'operator') = (carrier IS NOT NULL))
+    );
+    CREATE TABLE closed_months (
+        month TEXT PRIMARY KEY,
+        closed_at TEXT NOT NULL,
+        closed_by TEXT NOT NULL,
+        as_of TEXT NOT NULL,
+        store_version INTEGER NOT NULL,
+        policy_digest TEXT NOT NULL,
+        policy_name TEXT,
+        report_json TEXT NOT NULL
+    );
+    CREATE TABLE closed_month_figures (
+        month TEXT NOT NULL REFERENCES closed_months (month),
+        period TEXT NOT NULL,
+        carrier TEXT NOT NULL,
+        eligible_parcels INTEGER NOT NULL,
+        subsidy_fen INTEGER NOT NULL,
+        pending_parcels INTEGER NOT NULL,
+        ineligible TEXT NOT NULL CHECK (json_valid(ineligible)),
+        PRIMARY KEY (month, period, carrier)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER closed_months_frozen_u BEFORE UPDATE ON closed_months
+        BEGIN SELECT RAISE(ABORT, 'a closed month is frozen'); END;
+    CREATE TRIGGER closed_months_frozen_d BEFORE DELETE ON closed_months
+        BEGIN SELECT RAISE(ABORT, 'a closed month is frozen'); END;
+    CREATE TRIGGER closed_month_figures_frozen_u BEFORE UPDATE ON closed_month_figures
+        BEGIN SELECT RAISE(ABORT, 'a closed month is frozen'); END;
+    CREATE TRIGGER closed_month_figures_frozen_d BEFORE DELETE ON closed_month_figures
+        BEGIN SELECT RAISE(ABORT, 'a closed month is frozen'); END;
+    ALTER TABLE center_awards ADD COLUMN created_by TEXT;
+    ALTER TABLE center_awards ADD COLUMN approved_at TEXT;
+    ALTER TABLE center_awards ADD COLUMN approved_by TEXT;
+    ALTER TABLE center_awards ADD COLUMN paid_at TEXT;
+    ALTER TABLE center_awards ADD COLUMN paid_by TEXT;
+    """,
+    # The time range of each event file (microseconds since the epoch, UTC; NULL for files
+    # written before this column existed, read as "may overlap anything"): de-duplication
+    # reads only stored files whose range overlaps the new events', and the materialised
+    # results (subsidy.results) find the events later than the instant they were computed for.
+    """
+    ALTER TABLE event_files ADD COLUMN min_time_us INTEGER;
+    ALTER TABLE event_files ADD COLUMN max_time_us INTEGER;
+    """,
 )
 
 
@@ -228,6 +299,50 @@ class Store:
             args += months
         with self.connect() as db:
             return [self.root / row[0] for row in db.execute(sql + " ORDER BY id", args)]
+
+    def event_file_ranges(
+        self,
+        *,
+        carriers: list[str] | None = None,
+        months: list[str] | None = None,
+        version: int | None = None,
+        newer_than: int | None = None,
+    ) -> list[tuple[Path, int, int | None, int | None]]:
+        """Like :meth:`event_files`, with each file's store version and scan-time range.
+
+        Rows are ``(path, store_version, min_time_us, max_time_us)``; the times are
+        microseconds since the epoch (UTC), ``None`` for files listed before they were kept.
+        ``newer_than`` keeps only files committed after that store version.
+        """
+        sql = "SELECT path, store_version, min_time_us, max_time_us FROM event_files WHERE 1=1"
+        args: list[object] = []
+        if version is not None:
+            sql += " AND store_version <= ? AND (retired_version IS NULL OR retired_version > ?)"
+            args += [version, version]
+        else:
+            sql += " AND retired_version IS NULL"
+        if newer_than is not None:
+            sql += " AND store_version > ?"
+            args.append(newer_than)
+        if carriers is not None:
+            sql += f" AND carrier IN ({','.join('?' * len(carriers))})"
+            args += carriers
+        if months is not None:
+            sql += f" AND month IN ({','.join('?' * len(months))})"
+            args += months
+        with self.connect() as db:
+            return [
+                (self.root / row[0], int(row[1]), row[2], row[3])
+                for row in db.execute(sql + " ORDER BY id", args)
+            ]
+
+    def retired_since(self, version: int) -> bool:
+        """Whether any event file was retired after store version ``version``."""
+        with self.connect() as db:
+            row = db.execute(
+                "SELECT 1 FROM event_files WHERE retired_version > ? LIMIT 1", (version,)
+            ).fetchone()
+        return row is not None
 
     def scan_events(
         self,

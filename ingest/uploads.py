@@ -162,52 +162,81 @@ def _refuse(store: Store, upload_id: int, reason: str) -> None:
         store.audit(db, "ingest", "upload.refused", f"upload:{upload_id}", new={"error": reason})
 
 
-def _existing_identities(store: Store, carrier: str, month: str) -> pl.LazyFrame:
-    files = store.event_files(carriers=[carrier], months=[month])
+def _existing_identities(
+    store: Store, carrier: str, month: str, lo_us: int, hi_us: int
+) -> pl.LazyFrame | None:
+    """Stored identities of the partition with a scan time in ``[lo_us, hi_us]``, or ``None``.
+
+    Only files whose recorded time range overlaps that interval are read (daily exports
+    overlap only by a few hours, so a new day meets one or two stored files, not the month).
+    """
+    files = [
+        path
+        for path, _version, lo, hi in store.event_file_ranges(carriers=[carrier], months=[month])
+        if lo is None or hi is None or (lo <= hi_us and hi >= lo_us)
+    ]
     if not files:
-        return pl.LazyFrame(schema={c: FILE_SCHEMA[c] for c in IDENTITY})
-    return pl.scan_parquet(files, glob=False, schema=FILE_SCHEMA).select(IDENTITY)
+        return None
+    t = pl.col("scan_time").dt.epoch("us")
+    return (
+        pl.scan_parquet(files, glob=False, schema=FILE_SCHEMA)
+        .select(IDENTITY)
+        .filter((t >= lo_us) & (t <= hi_us))
+    )
+
+
+#: One manifest row: carrier, month, relative path, rows, min and max scan time (epoch us).
+ManifestRow = tuple[str, str, str, int, int, int]
 
 
 def _write_partitions(
     store: Store, upload_id: int, events: pl.DataFrame
-) -> tuple[list[tuple[str, str, str, int]], int]:
+) -> tuple[list[ManifestRow], int]:
     """De-duplicate against stored events, write one file per (carrier, month).
 
-    Returns the manifest rows ``(carrier, month, relative path, rows)`` and how many events
-    were already stored.
+    ``events`` are already unique within the upload. Returns the manifest rows and how many
+    events were already stored.
     """
-    manifest: list[tuple[str, str, str, int]] = []
+    manifest: list[ManifestRow] = []
     already = 0
     events = events.with_columns(
         pl.col("scan_type").cast(pl.String),
         pl.col("scan_time").dt.strftime("%Y-%m").alias("_month"),
     )
+    t = pl.col("scan_time").dt.epoch("us")
     for (carrier, month), part in events.partition_by(
         ["carrier", "_month"], as_dict=True, maintain_order=True
     ).items():
-        fresh = (
-            part.lazy()
-            .drop("_month")
-            .join(
-                _existing_identities(store, carrier, month),
-                on=list(IDENTITY),
-                how="anti",
-                nulls_equal=True,
-            )
-            .sort("waybill_no", "scan_time")
-            .collect()
-        )
-        already += part.height - fresh.height
-        if fresh.height == 0:
+        lo_us, hi_us = part.select(t.min().alias("lo"), t.max().alias("hi")).row(0)
+        stored = _existing_identities(store, carrier, month, lo_us, hi_us)
+        fresh = part.lazy().drop("_month")
+        if stored is not None:
+            fresh = fresh.join(stored, on=list(IDENTITY), how="anti", nulls_equal=True)
+        fresh_df = fresh.sort("waybill_no", "scan_time").collect()
+        already += part.height - fresh_df.height
+        if fresh_df.height == 0:
             continue
         rel = Path("events") / f"carrier={carrier}" / f"month={month}" / f"u{upload_id:08d}.parquet"
         target = store.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        fresh.write_parquet(target, compression="zstd", statistics=True, row_group_size=256_000)
+        fresh_df.write_parquet(target, compression="zstd", statistics=True, row_group_size=256_000)
         fsync_file(target)
-        manifest.append((carrier, month, str(rel), fresh.height))
+        lo_us, hi_us = fresh_df.select(t.min().alias("lo"), t.max().alias("hi")).row(0)
+        manifest.append((carrier, month, str(rel), fresh_df.height, lo_us, hi_us))
     return manifest, already
+
+
+def _unique_events(events: pl.DataFrame) -> pl.DataFrame:
+    """The first occurrence (lowest ``row_no``) of each event identity within one upload.
+
+    Sorting by the identity, then ``row_no``, puts copies side by side, so a comparison with
+    the previous row finds them without hashing every row.
+    """
+    if events.height == 0:
+        return events
+    ordered = events.sort(*IDENTITY, "row_no")
+    new = pl.any_horizontal([(pl.col(c) != pl.col(c).shift(1)).fill_null(True) for c in IDENTITY])
+    return ordered.filter(new)
 
 
 def ingest_upload(
@@ -235,9 +264,9 @@ def ingest_upload(
             return upload
         with store.transaction() as db:
             db.execute("UPDATE uploads SET status='ingesting' WHERE id=?", (upload_id,))
-        hook("registered")
         written: list[Path] = []
         try:
+            hook("registered")
             try:
                 result = _ingest_locked(store, upload, policy, now, hook, written)
             except FileRefused as exc:
@@ -291,7 +320,7 @@ def _ingest_locked(
         if rows_read == 0:
             raise FileRefused("the file has no data rows")
         hook("validated")
-        unique = events.unique(subset=list(IDENTITY), keep="first", maintain_order=True)
+        unique = _unique_events(events)
         within = events.height - unique.height
         manifest, already = _write_partitions(store, upload.id, unique)
         written.extend(store.root / m[2] for m in manifest)
@@ -310,8 +339,8 @@ def _ingest_locked(
                 version += 1
                 db.execute("UPDATE meta SET value=? WHERE key='store_version'", (str(version),))
                 db.executemany(
-                    "INSERT INTO event_files (upload_id, carrier, month, path, rows, store_version)"
-                    " VALUES (?,?,?,?,?,?)",
+                    "INSERT INTO event_files (upload_id, carrier, month, path, rows,"
+                    " min_time_us, max_time_us, store_version) VALUES (?,?,?,?,?,?,?,?)",
                     [(upload.id, *m, version) for m in manifest],
                 )
             db.executemany(

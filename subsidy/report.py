@@ -14,6 +14,7 @@ import polars as pl
 from ingest.store import Store
 from subsidy.money import fen_to_yuan
 from subsidy.policy import Policy
+from subsidy.results import month_counts
 from subsidy.rule import INELIGIBLE_REASONS, parcel_statuses
 from subsidy.sites import load_sites
 from subsidy.timeutil import month_bounds, to_local
@@ -109,10 +110,8 @@ def monthly_report(
 ) -> dict[str, Any]:
     """The SPEC §8 report of ``month`` as of ``as_of`` (only ``carrier``'s row if given)."""
     month_bounds(month)  # validates the text
-    statuses = store_statuses(store, policy, as_of).filter(pl.col("month") == month)
-    if carrier is not None:
-        statuses = statuses.filter(pl.col("carrier") == carrier)
-    counts = carrier_month_counts(statuses).collect(engine="streaming")
+    # served from the stored results when they answer as_of (subsidy.results)
+    counts = month_counts(store, policy, [month], as_of, carrier=carrier)
     rows = carrier_rows(counts, policy, month)
     awards = center_awards(store)
     totals = totals_of(rows)
