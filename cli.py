@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -21,7 +22,7 @@ from subsidy.explain import explain_parcel
 from subsidy.policy import Policy, resolve_policy
 from subsidy.report import monthly_report
 from subsidy.sites import import_sites
-from subsidy.timeutil import now_local, parse_instant, parse_month
+from subsidy.timeutil import next_month, now_local, parse_instant, parse_month
 
 #: Test hook: ``PARCEL_SUBSIDY_CRASH_AT=<step>`` kills the process at that ingest step, so the
 #: crash tests can check that the store survives a real process death (see ``ingest.uploads``).
@@ -99,15 +100,14 @@ def cmd_ingest(args: argparse.Namespace, store: Store, policy: Policy) -> int:
         except FileRefused as exc:
             failures += 1
             results.append({"file": name, "status": "refused", "error": str(exc)})
-            print(
-                f"{name}: refused: {exc}", file=sys.stderr if args.format == "text" else sys.stdout
-            )
+            print(f"{name}: refused: {exc}", file=sys.stderr)  # stdout stays JSON-only
             continue
         failures += upload.status == "refused"
         results.append({"file": name, **upload.as_dict()})
-        if args.format == "text":
-            out = sys.stderr if upload.status == "refused" else sys.stdout
-            print(_describe(upload, name), file=out)
+        if upload.status == "refused":
+            print(_describe(upload, name), file=sys.stderr)
+        elif args.format == "text":
+            print(_describe(upload, name))
     if progress is not None:
         progress.close()
     if args.format == "json":
@@ -171,6 +171,59 @@ def cmd_parcel(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     return 0
 
 
+DEMO_START, DEMO_MONTHS, DEMO_PARCELS = "2024-05", 4, 30_000
+
+
+def cmd_demo(args: argparse.Namespace, store: Store, policy: Policy) -> int:
+    """Fill a fresh data dir with the realistic sample of ``benchmarks.generate``."""
+    import shutil
+    import tempfile
+    from datetime import date
+
+    from benchmarks.generate import generate
+
+    with store.connect() as db:
+        uploads = db.execute("SELECT count(*) FROM uploads").fetchone()[0]
+    if uploads:
+        raise ValueError(
+            f"{store.root} already holds {uploads} uploads; the demo fills only a fresh data "
+            "folder (pass another --data-dir)"
+        )
+    if args.parcels < 1 or args.months < 1:
+        raise ValueError("--parcels and --months must be at least 1")
+    year, month = parse_month(args.start)
+    work = Path(tempfile.mkdtemp(prefix="demo-", dir=store.tmp_dir))
+    try:
+        generate(work, args.parcels, args.seed, "month", date(year, month, 1), args.months)
+        sites = import_sites(store, work / "sites.csv", actor="demo")
+        print(f"sites registry: {sites['sites']} sites of Jiyang's towns and streets")
+        for folder in sorted(p for p in (work / "scans").iterdir() if p.is_dir()):
+            done = [
+                ingest_file(
+                    store, path, policy, carrier=folder.name, now=now_local(), source="demo"
+                )
+                for path in sorted(folder.glob("*.parquet"))
+            ]
+            print(
+                f"{folder.name}: {len(done)} monthly exports, "
+                f"{sum(u.rows_read for u in done)} scans read, "
+                f"{sum(u.accepted for u in done)} stored, "
+                f"{sum(u.rejected for u in done)} rejected, "
+                f"{sum(u.duplicates for u in done)} duplicates"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    last = args.start
+    for _ in range(args.months - 2):
+        last = next_month(last)
+    print(
+        f"\ndemo data ready in {store.root}. Next:\n"
+        f"  parcel-subsidy --data-dir {store.root} report --month {last}\n"
+        f"  parcel-subsidy --data-dir {store.root} serve"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -231,6 +284,19 @@ def build_parser() -> argparse.ArgumentParser:
     par.add_argument("--as-of", help="ISO 8601 instant (default: now)")
     par.set_defaults(func=cmd_parcel)
 
+    demo = sub.add_parser(
+        "demo",
+        help="fill a fresh data folder with a realistic sample (sites, months of scans)",
+        description="Generate a realistic sample (the sites registry of Jiyang's towns and "
+        "monthly scan-log exports of every carrier, with the duplicates, bad rows, late and "
+        "lost parcels real exports have) and ingest it, so that reports show real figures.",
+    )
+    demo.add_argument("--parcels", type=int, default=DEMO_PARCELS, help="parcels to generate")
+    demo.add_argument("--start", default=DEMO_START, help="first month, YYYY-MM")
+    demo.add_argument("--months", type=int, default=DEMO_MONTHS, help="how many months")
+    demo.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
+    demo.set_defaults(func=cmd_demo)
+
     for extend in EXTENSIONS:
         extend(sub, fmt)
     return parser
@@ -239,6 +305,93 @@ def build_parser() -> argparse.ArgumentParser:
 #: Further sub-commands registered by other modules (``serve``, ``tokens``, ``demo``):
 #: each is called with the sub-parsers and the shared ``--format`` parent parser.
 EXTENSIONS: list[Callable[[Any, argparse.ArgumentParser], None]] = []
+
+
+def cmd_serve(args: argparse.Namespace, store: Store, policy: Policy) -> int:
+    """Run the HTTP API (and the scheduler) with uvicorn until interrupted."""
+    import uvicorn
+
+    from api.app import create_app
+
+    if args.ingest_every is not None:
+        if not 0 < args.ingest_every < float("inf"):
+            raise ValueError(f"--ingest-every {args.ingest_every}: give a positive number")
+        os.environ["PARCEL_SUBSIDY_INGEST_EVERY"] = str(args.ingest_every)
+    app = create_app(store.root, args.policy, run_scheduler=not args.no_scheduler)
+    # uvicorn shuts down gracefully on SIGTERM (the scheduler's running job finishes), then
+    # raises the signal again for the previous handler: this one ends the process with 0.
+    signal.signal(signal.SIGTERM, _exit_after_shutdown)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _exit_after_shutdown(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
+def cmd_tokens(args: argparse.Namespace, store: Store, policy: Policy) -> int:
+    """``tokens create|list|revoke``: API bearer tokens (only their hash is stored)."""
+    from subsidy.tokens import create_token, list_tokens, revoke_token
+
+    if args.tokens_command == "create":
+        token, info = create_token(
+            store,
+            role=args.role,
+            carrier=args.carrier,
+            name=args.name,
+            actor="cli",
+            carriers=policy.carriers,
+        )
+        if args.format == "json":
+            print(_dump({**info.as_dict(), "token": token}))
+        else:
+            print(token)
+            who = f"{info.role}{' ' + info.carrier if info.carrier else ''}"
+            print(f"token {info.id} ({who}) created; it is shown only this once", file=sys.stderr)
+    elif args.tokens_command == "list":
+        infos = [t.as_dict() for t in list_tokens(store)]
+        if args.format == "json":
+            print(_dump({"tokens": infos}))
+        for t in infos if args.format == "text" else []:
+            state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
+            print(
+                f"{t['id']:>4}  {t['role']:8} {t['carrier'] or '':7} {t['name'] or '':20} "
+                f"created {t['created_at']}  {state}"
+            )
+    else:
+        info = revoke_token(store, args.token_id, actor="cli")
+        print(_dump(info.as_dict()) if args.format == "json" else f"token {info.id} revoked")
+    return 0
+
+
+def _add_api_commands(sub: Any, fmt: argparse.ArgumentParser) -> None:
+    serve = sub.add_parser("serve", help="run the HTTP API and the scheduled jobs")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument(
+        "--ingest-every", type=float, help="seconds between inbox ingest runs (default 300)"
+    )
+    serve.add_argument("--no-scheduler", action="store_true", help="serve the API only")
+    serve.add_argument("--log-level", default="info", help="uvicorn log level")
+    serve.set_defaults(func=cmd_serve)
+
+    tokens = sub.add_parser("tokens", help="API bearer tokens (create, list, revoke)")
+    actions = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    create = actions.add_parser(
+        "create", parents=[fmt], help="create a token and print it (shown only once)"
+    )
+    create.add_argument(
+        "--role", required=True, choices=("operator", "finance", "auditor", "admin")
+    )
+    create.add_argument("--carrier", help="the operator's carrier code (operators only)")
+    create.add_argument("--name", help="who holds the token (shown in the audit log)")
+    actions.add_parser("list", parents=[fmt], help="list tokens (never their secret)")
+    revoke = actions.add_parser("revoke", parents=[fmt], help="revoke a token at once")
+    revoke.add_argument("token_id", type=int, metavar="ID")
+    tokens.set_defaults(func=cmd_tokens)
+
+
+EXTENSIONS.append(_add_api_commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

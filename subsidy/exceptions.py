@@ -6,8 +6,10 @@ Hierarchy::
     ├── PolicyError          the policy file is invalid (a rate above the cap, a bad window)
     ├── SiteRegistryError    a sites registry file is refused whole
     ├── NotFoundError        a parcel, month or award that does not exist
-    └── ConflictError        the request contradicts the stored state (month closed twice,
-                             a second award for a center)
+    ├── ConflictError        the request contradicts the stored state (month closed twice,
+    │                        a second award for a center)
+    └── InvalidValueError    a value breaks a rule of the scheme (an award above the cap, a
+                             month not yet over, an unknown role)
 """
 
 
@@ -29,3 +31,7 @@ class NotFoundError(SubsidyError):
 
 class ConflictError(SubsidyError):
     """The request contradicts what is stored (closing a closed month, a second award)."""
+
+
+class InvalidValueError(SubsidyError):
+    """A value breaks a rule of the scheme (above a cap, a month not yet over); nothing changed."""

@@ -1,0 +1,157 @@
+"""FastAPI dependencies, as named ``Annotated`` aliases: the store, the policy, the settings,
+the caller and what the caller's role allows, and the parameters every report shares.
+
+Roles (SPEC §9): ``operator`` (one carrier), ``finance``, ``auditor`` (reads everything,
+changes nothing), ``admin`` (sites, tokens). A missing or wrong token is 401, a role without
+the right is 403; what an operator may not see is 404 (see the routes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, StringConstraints
+
+from api.errors import ApiError
+from api.settings import Settings
+from ingest.store import Store
+from subsidy.policy import Policy
+from subsidy.timeutil import now_local, parse_instant, parse_month
+from subsidy.tokens import ROLES, Principal, verify_token
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings (given to :func:`api.app.create_app`)."""
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_store(request: Request) -> Store:
+    """The app's store (initialised by :func:`api.app.create_app`)."""
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def get_policy(request: Request) -> Policy:
+    """The policy loaded at start-up."""
+    return request.app.state.policy  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+PolicyDep = Annotated[Policy, Depends(get_policy)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A token created with `parcel-subsidy tokens create --role ROLE`, sent as "
+    "`Authorization: Bearer TOKEN`.",
+)
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def current_principal(
+    store: StoreDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from its bearer token; 401 when there is none or it is unknown or revoked."""
+    if credentials is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "missing bearer token: send 'Authorization: Bearer TOKEN' (an administrator "
+            "creates tokens with 'parcel-subsidy tokens create')",
+            headers=_CHALLENGE,
+        )
+    principal = verify_token(store, credentials.credentials)
+    if principal is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "unknown or revoked token; ask an administrator for a new one",
+            headers=_CHALLENGE,
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency letting only ``roles`` through (403 for any other role)."""
+    unknown = set(roles) - set(ROLES)
+    assert not unknown, f"unknown roles {unknown}"
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise ApiError(
+                403,
+                "forbidden",
+                f"the {principal.role} role may not do this; it needs the "
+                f"{' or '.join(roles)} role",
+            )
+        return principal
+
+    return check
+
+
+#: Any valid token (operators then see only their carrier's data).
+Reader = Annotated[Principal, Depends(require(*ROLES))]
+#: Finance, auditors and administrators: everything but uploads, read-only.
+Staff = Annotated[Principal, Depends(require("finance", "auditor", "admin"))]
+Operator = Annotated[Principal, Depends(require("operator"))]
+Finance = Annotated[Principal, Depends(require("finance"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+# -- parameters shared by several routes ------------------------------------------------------
+_MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+def _valid_month(value: str) -> str:
+    parse_month(value)  # ValueError -> 422 with the expected form
+    return value
+
+
+#: ``YYYY-MM`` (the pattern documents it; the validator refuses what the pattern lets through).
+MonthText = Annotated[str, StringConstraints(pattern=_MONTH_PATTERN), AfterValidator(_valid_month)]
+MONTH_DOC = "a calendar month in Asia/Shanghai, YYYY-MM"
+
+
+def as_of_param(
+    as_of: Annotated[
+        str | None,
+        Query(
+            description="ISO 8601 instant the figures are computed as of (default: now); a "
+            "naive time or a date alone is Asia/Shanghai",
+            examples=["2023-06-10T00:00:00+08:00"],
+            max_length=40,
+        ),
+    ] = None,
+) -> datetime:
+    """The ``as_of`` query parameter as an aware instant; now when absent; 422 when unreadable."""
+    if as_of is None:
+        return now_local()
+    try:
+        value = parse_instant(as_of)
+    except (ValueError, OverflowError) as exc:
+        raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from None
+    if not 1970 <= value.year <= 2200:
+        raise ApiError(422, "validation_error", f"invalid as_of: {as_of!r} lies outside 1970..2200")
+    return value
+
+
+AsOf = Annotated[datetime, Depends(as_of_param)]
+
+
+def month_query(
+    month: Annotated[
+        MonthText,
+        Query(description=MONTH_DOC, examples=["2023-05"]),
+    ],
+) -> str:
+    """The ``month`` query parameter (422 for ``2023-13``)."""
+    return month
+
+
+Month = Annotated[str, Depends(month_query)]

@@ -1,0 +1,188 @@
+"""The one error shape of the API and the one place HTTP status codes are chosen.
+
+Every error answers ``{"detail": "<a sentence a person understands>", "code": "<machine
+code>"}``; a request that fails validation also carries ``errors`` (where and what). No stack
+trace ever leaves the server: an unexpected error is logged with its trace and answered 500
+with a fixed sentence.
+
+Domain exceptions map to statuses here, and only here::
+
+    NotFoundError                         404 not_found
+    ConflictError                         409 conflict
+    InvalidValueError, SiteRegistryError  422 invalid_value
+    FileTooLarge                          413 file_too_large
+    FileRefused                           422 file_refused
+    StoreError                            503 store_unavailable
+    RequestValidationError                422 validation_error
+    ApiError                              its own status and code (401, 403, 413, 422)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ingest.exceptions import FileRefused, FileTooLarge, StoreError
+from subsidy.exceptions import (
+    ConflictError,
+    InvalidValueError,
+    NotFoundError,
+    SiteRegistryError,
+)
+
+logger = logging.getLogger("parcel_subsidy.api")
+
+
+class FieldError(BaseModel):
+    """One problem of a request that failed validation."""
+
+    loc: list[str | int] = Field(description="where: ['query', 'month'], ['body', 'award_fen']")
+    msg: str = Field(description="what is wrong")
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    detail: str = Field(description="what went wrong, and how to fix it, in one sentence")
+    code: str = Field(description="machine-readable: not_found, conflict, validation_error, ...")
+    errors: list[FieldError] | None = Field(
+        default=None, description="for validation errors: each problem and where it is"
+    )
+
+
+class ApiError(Exception):
+    """An error the HTTP layer itself raises (authentication, roles, request framing)."""
+
+    def __init__(
+        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers
+
+
+_DESCRIPTIONS = {
+    401: "Missing, unknown or revoked bearer token",
+    403: "The token's role may not do this",
+    404: "Not found, or not visible to the caller",
+    409: "Conflicts with what is stored (closed twice, a second award, ...)",
+    413: "Larger than the configured limit",
+    422: "Invalid parameter or body, or a file refused whole",
+    503: "The store cannot be used right now",
+}
+
+_CODES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error statuses (all :class:`ErrorBody`)."""
+    return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses}
+
+
+def error_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An :class:`ErrorBody` response."""
+    body: dict[str, Any] = {"detail": detail, "code": code}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+#: Plain words for the patterns of the API's parameters (a pattern is no message).
+_PATTERN_HINTS = {r"^\d{4}-(0[1-9]|1[0-2])$": "a month YYYY-MM (month 01-12), e.g. 2023-05"}
+
+
+def _loc_text(loc: list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)] or [str(p) for p in loc]
+    return ".".join(parts)
+
+
+def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors: list[dict[str, Any]] = []
+    for err in exc.errors():
+        loc = [p if isinstance(p, int) else str(p) for p in err.get("loc", ())]
+        msg = str(err.get("msg", "invalid value"))
+        if err.get("type") == "string_pattern_mismatch":
+            hint = _PATTERN_HINTS.get(str(err.get("ctx", {}).get("pattern")), "the documented form")
+            msg = f"{err.get('input')!r} is not {hint}"
+        errors.append({"loc": loc, "msg": msg})
+    shown = "; ".join(f"{_loc_text(e['loc'])}: {e['msg']}" for e in errors[:5])
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return error_response(422, "validation_error", f"invalid request: {shown}{more}", errors=errors)
+
+
+def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if status == 400:  # only FastAPI's body parsing raises it: a bad body, like any other
+        status = 422
+        detail = f"the request body cannot be read ({detail.lower()}); send UTF-8 JSON"
+    elif status == 404 and detail == "Not Found":
+        detail = "no such route; see /docs for the routes of this API"
+    elif status == 405:
+        detail = "this route does not accept that method; see /docs"
+    return error_response(
+        status, _CODES.get(status, "error"), detail, headers=getattr(exc, "headers", None)
+    )
+
+
+def _api(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.detail, headers=exc.headers)
+
+
+def _domain(status: int, code: str):  # type: ignore[no-untyped-def]
+    def handler(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(status, code, str(exc))
+
+    return handler
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(
+        500,
+        "internal_error",
+        "the server failed to answer this request; the error was logged, please retry or "
+        "report it with the time of the request",
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register every exception handler of the API on ``app``."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(ApiError, _api)
+    app.add_exception_handler(NotFoundError, _domain(404, "not_found"))
+    app.add_exception_handler(ConflictError, _domain(409, "conflict"))
+    app.add_exception_handler(InvalidValueError, _domain(422, "invalid_value"))
+    app.add_exception_handler(SiteRegistryError, _domain(422, "invalid_value"))
+    app.add_exception_handler(FileTooLarge, _domain(413, "file_too_large"))
+    app.add_exception_handler(FileRefused, _domain(422, "file_refused"))
+    app.add_exception_handler(StoreError, _domain(503, "store_unavailable"))
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,25 @@
+"""``GET /v1/jobs``: the scheduler's jobs with their last runs and outcomes (SPEC §10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+import scheduler
+from api.deps import Staff, StoreDep
+from api.errors import responses
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.get(
+    "",
+    response_model=list[dict[str, Any]],
+    summary="The scheduled jobs and their last runs (auditor, finance, admin)",
+    responses=responses(401, 403),
+)
+def jobs(principal: Staff, store: StoreDep) -> Any:
+    """As reported by the scheduler (``scheduler.jobs_status``); empty without a scheduler."""
+    status = getattr(scheduler, "jobs_status", None)
+    return [] if status is None else status(store)

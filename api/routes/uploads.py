@@ -1,0 +1,281 @@
+"""Uploads: ``POST /v1/uploads`` (operators), the ledger, and each upload's rejected rows.
+
+An upload is streamed to ``DIR/tmp`` (never whole into memory, 413 past the limit), checked
+at once from its metadata (a file that cannot be Parquet or CSV, lacks a required column or
+has a column of the wrong type is refused ``422`` there and then, and kept with status
+``refused``), stored under its SHA-256 and answered ``202``; it is then ingested in the
+background (or by the scheduler's ingest job). Problems only found while reading the rows
+(a file damaged in the middle) end as status ``refused`` with its ``error``.
+
+The same bytes again answer ``200`` with the first upload and ``duplicate: true``; the same
+bytes refused before answer ``422`` again, with the first refusal's reason. An operator sees
+only its carrier's uploads: another's is ``404``, and bytes first uploaded under another
+carrier are ``409`` without any detail of that upload.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Operator, PolicyDep, Reader, SettingsDep, StoreDep
+from api.errors import ApiError, responses
+from api.schemas import RejectPage, UploadList, UploadOut, UploadStatus
+from api.settings import Settings
+from api.upload_stream import FIELD, ReceivedFile, receive_file
+from ingest.exceptions import FileRefused
+from ingest.ledger import find_upload_by_sha, iter_rejects, list_uploads, rejects_page
+from ingest.reader import check_upload
+from ingest.store import Store
+from ingest.uploads import Upload, get_upload, ingest_upload, register_upload
+from subsidy.exceptions import NotFoundError
+from subsidy.exports import rejects_csv
+from subsidy.policy import Policy
+from subsidy.timeutil import now_local
+from subsidy.tokens import Principal
+
+router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
+logger = logging.getLogger("parcel_subsidy.api")
+
+UploadId = Annotated[int, PathParam(ge=1, le=2**62, description="the upload's id")]
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [FIELD],
+                    "properties": {
+                        FIELD: {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "the scan-log export (Parquet, or CSV in UTF-8/GBK)",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def upload_limit(settings: Settings, policy: Policy) -> int:
+    """The size limit of an API upload: the setting, never above the policy's limit."""
+    if settings.max_upload_bytes is None:
+        return policy.max_upload_bytes
+    return min(settings.max_upload_bytes, policy.max_upload_bytes)
+
+
+def _out(upload: Upload, duplicate: bool) -> dict[str, Any]:
+    data = upload.as_dict()
+    data["duplicate"] = duplicate
+    return UploadOut.model_validate(data).model_dump(mode="json")
+
+
+def visible_upload(store: Store, upload_id: int, principal: Principal) -> Upload:
+    """The upload if the caller may see it; else :class:`NotFoundError` (also for another
+    carrier's upload, with the same message as for one that does not exist).
+    """
+    upload = get_upload(store, upload_id)
+    if upload is None or (principal.role == "operator" and upload.carrier != principal.carrier):
+        raise NotFoundError(f"no upload with id {upload_id}")
+    return upload
+
+
+def _quick_check(store: Store, policy: Policy, path: Path, limit: int) -> str | None:
+    """Why the file is refused whole, from its metadata alone; ``None`` when it may proceed."""
+    scratch = Path(tempfile.mkdtemp(prefix="check-", dir=store.tmp_dir))
+    try:
+        check_upload(
+            path,
+            max_bytes=limit,
+            max_uncompressed=policy.max_uncompressed_bytes,
+            scratch=scratch,
+        )
+    except FileRefused as exc:
+        return str(exc)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return None
+
+
+def _accept(
+    store: Store, policy: Policy, received: ReceivedFile, principal: Principal, limit: int
+) -> tuple[Upload, bool]:
+    """Register a received file; returns ``(upload, duplicate)``. Blocking: run in a thread."""
+    existing = find_upload_by_sha(store, received.sha256)
+    if existing is not None:
+        received.path.unlink(missing_ok=True)
+        if existing.carrier != principal.carrier:
+            raise ApiError(
+                409,
+                "conflict",
+                "these exact bytes were already uploaded for another carrier; an export holds "
+                "one carrier's scans, check that this is the right file",
+            )
+        if existing.status == "refused":
+            raise FileRefused(f"{existing.error} (refused before, as upload {existing.id})")
+        return existing, True
+    refusal = _quick_check(store, policy, received.path, limit)
+    upload = register_upload(
+        store,
+        received.path,
+        carrier=principal.carrier,
+        filename=received.filename,
+        source="api",
+        uploaded_by=principal.actor,
+        sha256=received.sha256,
+        move=True,
+    )
+    if refusal is not None and upload.status == "received":
+        # Ingest now: it refuses the file the same way and records it (kept for audit).
+        upload = ingest_upload(store, upload.id, policy, now=now_local())
+    if upload.status == "refused":
+        raise FileRefused(f"{upload.error} (upload {upload.id})")
+    return upload, False
+
+
+def ingest_later(store: Store, policy: Policy, upload_id: int) -> None:
+    """Background ingestion of an accepted upload; a failure leaves it ``received`` for the
+    scheduler's ingest job to retry.
+    """
+    try:
+        ingest_upload(store, upload_id, policy, now=now_local())
+    except Exception:
+        logger.exception("background ingest of upload %s failed; it stays 'received'", upload_id)
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=UploadOut,
+    summary="Upload a scan-log export (operator)",
+    openapi_extra=_UPLOAD_BODY,
+    responses={
+        200: {"model": UploadOut, "description": "The same bytes again: the first upload"},
+        202: {"model": UploadOut, "description": "Accepted; ingestion runs in the background"},
+        **responses(401, 403, 409, 413, 422),
+    },
+)
+async def create_upload(
+    request: Request,
+    principal: Operator,
+    store: StoreDep,
+    policy: PolicyDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+) -> JSONResponse:
+    """Stream the multipart field ``file`` to the store and queue it for ingestion."""
+    limit = upload_limit(settings, policy)
+    received = await receive_file(
+        request, tmp_dir=store.tmp_dir, limit=limit, flush_bytes=settings.upload_flush_bytes
+    )
+    try:
+        upload, duplicate = await run_in_threadpool(
+            _accept, store, policy, received, principal, limit
+        )
+    finally:
+        received.path.unlink(missing_ok=True)
+    if duplicate:
+        return JSONResponse(_out(upload, True), status_code=200)
+    if settings.ingest_in_background and upload.status == "received":
+        background.add_task(ingest_later, store, policy, upload.id)
+    return JSONResponse(_out(upload, False), status_code=202)
+
+
+@router.get(
+    "",
+    response_model=UploadList,
+    summary="List uploads, newest first",
+    responses=responses(401, 403, 422),
+)
+def list_(
+    principal: Reader,
+    store: StoreDep,
+    carrier: Annotated[
+        str | None, Query(max_length=20, description="only this carrier's (operators: own)")
+    ] = None,
+    status: Annotated[UploadStatus | None, Query(description="only uploads in this status")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62, description="ids below this")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Uploads the caller may see; an operator sees only its carrier's."""
+    if principal.role == "operator":
+        if carrier is not None and carrier.upper() != principal.carrier:
+            raise ApiError(
+                403,
+                "forbidden",
+                f"an operator sees only its own carrier's uploads ({principal.carrier})",
+            )
+        carrier = principal.carrier
+    items = list_uploads(
+        store,
+        carrier=carrier.upper() if carrier else None,
+        status=status,
+        before_id=before,
+        limit=limit,
+    )
+    return {
+        "items": [_out(u, False) for u in items],
+        "next_before": items[-1].id if len(items) == limit else None,
+    }
+
+
+@router.get(
+    "/{upload_id}",
+    response_model=UploadOut,
+    summary="An upload's status and statistics",
+    responses=responses(401, 403, 404, 422),
+)
+def get(upload_id: UploadId, principal: Reader, store: StoreDep) -> dict[str, Any]:
+    """Status, rows read, accepted, rejected per reason, duplicates, error."""
+    return _out(visible_upload(store, upload_id, principal), False)
+
+
+@router.get(
+    "/{upload_id}/rejects",
+    response_model=RejectPage,
+    summary="An upload's rejected rows (JSON pages or CSV)",
+    responses={
+        200: {
+            "description": "A page of rejected rows, or with format=csv all of them",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        **responses(401, 403, 404, 422),
+    },
+)
+def rejects(
+    upload_id: UploadId,
+    principal: Reader,
+    store: StoreDep,
+    after: Annotated[int, Query(ge=0, le=2**62, description="rows after this row number")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    format: Annotated[Literal["json", "csv"], Query(description="csv: every row, a file")] = "json",
+) -> Any:
+    """The rows refused with their row number and reason, values as they were read."""
+    upload = visible_upload(store, upload_id, principal)
+    if format == "csv":
+        return StreamingResponse(
+            rejects_csv(iter_rejects(store, upload.id)),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="rejects-upload-{upload.id}.csv"'
+            },
+        )
+    items = rejects_page(store, upload.id, after_row=after, limit=limit)
+    return {
+        "upload_id": upload.id,
+        "rejected": upload.rejected,
+        "items": items,
+        "next_after": items[-1]["row_no"] if len(items) == limit else None,
+    }

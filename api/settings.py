@@ -1,0 +1,41 @@
+"""The service's settings: one typed object, read from ``PARCEL_SUBSIDY_*`` environment
+variables (or given by :func:`api.app.create_app`), that fails loudly at start-up on a bad
+value. Reached through :func:`api.deps.get_settings`, never a module-level singleton.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where the store is, which policy applies, and the limits of what a client may send."""
+
+    model_config = SettingsConfigDict(env_prefix="PARCEL_SUBSIDY_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path("data"), description="the store folder (--data-dir)")
+    policy: Path | None = Field(
+        default=None, description="policy TOML; default DATA_DIR/policy.toml, else Jiyang's"
+    )
+    max_upload_bytes: int | None = Field(
+        default=None,
+        gt=0,
+        description="largest accepted upload in bytes; default and ceiling: the policy's "
+        "limits.max_upload_bytes",
+    )
+    max_sites_bytes: int = Field(
+        default=16 * 1024**2, gt=0, description="largest sites registry body (PUT /v1/sites)"
+    )
+    upload_flush_bytes: int = Field(
+        default=1024**2,
+        gt=0,
+        description="an upload is written to disk every this many bytes (memory per upload)",
+    )
+    ingest_in_background: bool = Field(
+        default=True,
+        description="ingest an accepted upload right after answering 202; when false, the "
+        "scheduler's ingest job picks it up",
+    )

@@ -1,0 +1,100 @@
+"""Read-only queries over the store's ledger: uploads, their rejected rows, the audit log.
+
+Pages are keyset pages (``after``/``before`` an id or row number), so a page costs the same
+however deep it is. Nothing here writes; :mod:`ingest.uploads` and :meth:`Store.audit` do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ingest.store import Store
+from ingest.uploads import Upload
+from ingest.validate import REJECT_COLUMNS
+
+UPLOAD_STATUSES: tuple[str, ...] = ("received", "ingesting", "ingested", "refused")
+
+
+def find_upload_by_sha(store: Store, sha256: str) -> Upload | None:
+    """The upload of these exact bytes, if they were ever received."""
+    with store.connect() as db:
+        row = db.execute("SELECT * FROM uploads WHERE sha256=?", (sha256,)).fetchone()
+    return Upload.from_row(row) if row else None
+
+
+def list_uploads(
+    store: Store,
+    *,
+    carrier: str | None = None,
+    status: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[Upload]:
+    """Uploads, newest first: only ``carrier``'s and ``status``'s if given, ids < ``before_id``."""
+    sql = "SELECT * FROM uploads WHERE 1=1"
+    args: list[Any] = []
+    if carrier is not None:
+        sql += " AND carrier=?"
+        args.append(carrier)
+    if status is not None:
+        sql += " AND status=?"
+        args.append(status)
+    if before_id is not None:
+        sql += " AND id<?"
+        args.append(before_id)
+    with store.connect() as db:
+        rows = db.execute(sql + " ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
+    return [Upload.from_row(r) for r in rows]
+
+
+def rejects_page(
+    store: Store, upload_id: int, *, after_row: int = 0, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Rejected rows of an upload with ``row_no > after_row``, by row number (values as text)."""
+    with store.connect() as db:
+        rows = db.execute(
+            f"SELECT {', '.join(REJECT_COLUMNS)} FROM rejects"
+            " WHERE upload_id=? AND row_no>? ORDER BY row_no LIMIT ?",
+            (upload_id, after_row, limit),
+        ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def iter_rejects(store: Store, upload_id: int, *, batch: int = 10_000) -> Iterator[dict[str, Any]]:
+    """Every rejected row of an upload, by row number, read a batch at a time."""
+    after = 0
+    while True:
+        page = rejects_page(store, upload_id, after_row=after, limit=batch)
+        yield from page
+        if len(page) < batch:
+            return
+        after = page[-1]["row_no"]
+
+
+def read_audit_log(
+    store: Store,
+    *,
+    after_id: int = 0,
+    limit: int = 100,
+    action: str | None = None,
+) -> list[dict[str, Any]]:
+    """Audit log lines with ``id > after_id``, oldest first; ``action`` filters by prefix
+    (``award`` matches ``award.recorded`` and ``award.paid``). Old and new values are decoded.
+    """
+    sql = "SELECT * FROM audit_log WHERE id>?"
+    args: list[Any] = [after_id]
+    if action:
+        sql += " AND (action=? OR action LIKE ? ESCAPE '\\')"
+        escaped = action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        args += [action, escaped + ".%"]
+    with store.connect() as db:
+        rows = db.execute(sql + " ORDER BY id LIMIT ?", [*args, limit]).fetchall()
+    out = []
+    for r in rows:
+        line = dict(r)
+        for key in ("old_value", "new_value"):
+            line[key] = None if line[key] is None else json.loads(line[key])
+        out.append(line)
+    return out

@@ -1,0 +1,126 @@
+"""The API served by uvicorn on a free loopback port, driven over real HTTP by httpx: upload,
+poll until ingested, and the report's figures equal the CLI's for the same files."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.settings import Settings
+from ingest.store import Store
+from subsidy.policy import Policy
+from tests.api.conftest import LIMIT, bearer, make_tokens, may_rows
+from tests.factories import SITES, cst, make_store, parcel, write_parquet, write_sites_csv
+
+REPO = Path(__file__).resolve().parents[2]
+AS_OF = "2023-07-01T00:00:00+08:00"
+
+
+@pytest.fixture
+def live(store: Store) -> Iterator[str]:
+    """uvicorn serving the app in a thread on 127.0.0.1:<free port>; stopped afterwards."""
+    app = create_app(store.root, settings=Settings(max_upload_bytes=LIMIT))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        assert not thread.is_alive()
+
+
+def _wait_ingested(client: httpx.Client, token: str, upload_id: int) -> dict[str, object]:
+    deadline = time.monotonic() + 30
+    while True:
+        body = client.get(f"/v1/uploads/{upload_id}", headers=bearer(token)).json()
+        if body["status"] in ("ingested", "refused"):
+            return body
+        assert time.monotonic() < deadline, f"upload {upload_id} still {body['status']}"
+        time.sleep(0.05)
+
+
+def _cli(data_dir: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "--data-dir", str(data_dir), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_upload_poll_report_over_http_equals_the_cli(
+    live: str, store: Store, policy: Policy, tmp_path: Path
+) -> None:
+    """Two operators upload over HTTP; once ingested, the API's report for May 2023 has the
+    same carriers, totals and program total as `parcel-subsidy report --format json` computed
+    by the CLI from the same files in another data dir."""
+    tokens = make_tokens(store, policy)
+    files = {
+        "ZTO": write_parquet(
+            tmp_path / "zto.parquet", may_rows() + parcel("ZT777001", cst(2023, 5, 31, 23))
+        ),
+        "YTO": write_parquet(tmp_path / "yto.parquet", may_rows("YTO", "YT")),
+    }
+    callers = {"ZTO": "operator", "YTO": "other_operator"}
+    with httpx.Client(base_url=live, timeout=30) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        for carrier, path in files.items():
+            token = tokens[callers[carrier]]
+            with path.open("rb") as fh:
+                resp = client.post(
+                    "/v1/uploads", headers=bearer(token), files={"file": (path.name, fh)}
+                )
+            assert resp.status_code == 202, resp.text
+            done = _wait_ingested(client, token, resp.json()["id"])
+            assert done["status"] == "ingested"
+        report = client.get(
+            "/v1/reports/monthly",
+            params={"month": "2023-05", "as_of": AS_OF},
+            headers=bearer(tokens["auditor"]),
+        )
+        assert report.status_code == 200
+        api = report.json()
+        xlsx = client.get(
+            "/v1/reports/monthly",
+            params={"month": "2023-05", "as_of": AS_OF, "format": "xlsx"},
+            headers=bearer(tokens["finance"]),
+        )
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+    cli_dir = make_store(tmp_path / "cli-data", None).root
+    _cli(cli_dir, "sites", "import", str(write_sites_csv(tmp_path / "sites.csv", SITES)))
+    for carrier, path in files.items():
+        _cli(cli_dir, "ingest", str(path), "--carrier", carrier)
+    cli = json.loads(
+        _cli(cli_dir, "report", "--month", "2023-05", "--as-of", AS_OF, "--format", "json")
+    )
+
+    assert api["carriers"] == cli["carriers"]
+    assert api["totals"] == cli["totals"]
+    assert api["as_of"] == cli["as_of"] and api["month"] == cli["month"]
+    assert api["program_total_fen"] == cli["program_total_fen"]
+    assert [r["eligible_parcels"] for r in api["carriers"]] == [3, 4]

@@ -1,0 +1,160 @@
+"""CSV and XLSX exports of a report document (subsidy.exports)."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import zipfile
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import openpyxl
+
+from subsidy.exports import CSV_COLUMNS, rejects_csv, report_csv, report_xlsx
+
+_ZERO = {"no_hub_arrival": 0, "late_hub_arrival": 0, "outside_policy_window": 0}
+
+
+def _row(carrier: str, eligible: int, **extra: Any) -> dict[str, Any]:
+    fen = eligible * 20
+    return {
+        "carrier": carrier,
+        "carrier_name": {"ZTO": "中通", "YTO": "圆通"}[carrier],
+        "eligible_parcels": eligible,
+        "rate_fen": 20,
+        "rates_fen": [20],
+        "subsidy_fen": fen,
+        "subsidy_yuan": f"{fen // 100}.{fen % 100:02d}",
+        "pending_parcels": 1,
+        "ineligible": {**_ZERO, "no_hub_arrival": 2},
+        **extra,
+    }
+
+
+def _doc(**change: Any) -> dict[str, Any]:
+    carriers = [_row("YTO", 12_345), _row("ZTO", 7)]
+    totals = {
+        "eligible_parcels": 12_352,
+        "subsidy_fen": 247_040,
+        "subsidy_yuan": "2470.40",
+        "pending_parcels": 2,
+        "ineligible": {**_ZERO, "no_hub_arrival": 4},
+    }
+    adjustment = {**_row("ZTO", -1), "period": "2023-04", "subsidy_yuan": "-0.20"}
+    adjustment["subsidy_fen"] = -20
+    doc = {
+        "month": "2023-05",
+        "as_of": "2023-06-10T09:30:00+08:00",
+        "policy": "济阳政字〔2021〕80号 第4条",
+        "carriers": carriers,
+        "totals": totals,
+        "center_awards": [
+            {
+                "site_code": "JY-C01",
+                "site_name": "济阳区级配送中心",
+                "accredited_on": "2023-01-05",
+                "document_no": "济阳商务〔2023〕1号",
+                "award_fen": 50_000_000,
+                "award_yuan": "500000.00",
+                "status": "approved",
+            }
+        ],
+        "program_total_fen": 247_040 - 20 + 50_000_000,
+        "program_total_yuan": "502470.20",
+        "prior_period_adjustments": [adjustment],
+        "adjustments_total": {**totals, "subsidy_fen": -20, "subsidy_yuan": "-0.20"},
+        "closed": None,
+    }
+    return doc | change
+
+
+def test_csv_has_one_line_per_carrier_total_adjustment_award_and_program_total() -> None:
+    """Sections are told apart by the first column; money in fen and yuan, signs kept."""
+    lines = list(csv.DictReader(io.StringIO(report_csv(_doc()).decode("utf-8"))))
+    assert [line["section"] for line in lines] == [
+        "carrier",
+        "carrier",
+        "total",
+        "adjustment",
+        "center_award",
+        "program_total",
+    ]
+    assert list(lines[0]) == list(CSV_COLUMNS)
+    assert (lines[0]["carrier_name"], lines[0]["subsidy_fen"]) == ("圆通", "246900")
+    assert (lines[3]["period"], lines[3]["subsidy_yuan"]) == ("2023-04", "-0.20")
+    assert (lines[4]["site_code"], lines[4]["status"], lines[4]["subsidy_fen"]) == (
+        "JY-C01",
+        "approved",
+        "50000000",
+    )
+    assert lines[5]["subsidy_fen"] == str(_doc()["program_total_fen"])
+
+
+def test_csv_of_an_operator_view_has_no_program_total() -> None:
+    """A view without a program total (an operator's) writes no program_total line."""
+    text = report_csv(_doc(program_total_fen=None, center_awards=[])).decode()
+    assert "program_total" not in text.split("\n", 1)[1] and "center_award" not in text
+
+
+def _sheet(doc: dict[str, Any]) -> Any:
+    return openpyxl.load_workbook(io.BytesIO(report_xlsx(doc))).active
+
+
+def test_xlsx_totals_and_yuan_are_exact() -> None:
+    """The totals row holds the document's totals; yuan cells are exact decimals formatted
+    with thousands separators, beside the fen."""
+    sheet = _sheet(_doc())
+    total = next(r for r in sheet.iter_rows() if r[0].value == "合计 Total")
+    assert total[2].value == 12_352 and total[5].value == 247_040
+    assert Decimal(str(total[4].value)) == Decimal("2470.40")
+    assert total[4].number_format == "#,##0.00"
+    raw = zipfile.ZipFile(io.BytesIO(report_xlsx(_doc()))).read("xl/worksheets/sheet1.xml")
+    assert b"<v>2470.4</v>" in raw and b"<v>502470.2</v>" in raw  # decimal text, exact
+
+
+def test_xlsx_shows_award_and_program_total_beside_the_carriers() -> None:
+    """The award block starts on the carriers' header row, to their right."""
+    sheet = _sheet(_doc())
+    head = next(r for r in sheet.iter_rows() if r[0].value == "快递公司代码")
+    values = [c.value for c in head]
+    assert "网点编码" in values and values.index("网点编码") > values.index("补贴金额(分)")
+    cells = [c.value for r in sheet.iter_rows() for c in r]
+    assert "JY-C01" in cells and "已审批 approved" in cells
+    assert _doc()["program_total_fen"] in cells
+    assert "2023-04" in cells  # the adjustment's period
+
+
+def test_xlsx_is_a_function_of_the_document_alone() -> None:
+    """Every time inside the file is the report's as_of, never the clock, so the same
+    document always gives the same bytes."""
+    data = report_xlsx(_doc())
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert {i.date_time for i in archive.infolist()} == {(2023, 6, 10, 9, 30, 0)}
+    core = archive.read("docProps/core.xml").decode()
+    assert "2023-06-10T01:30:00Z" in core
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H")
+    assert stamp not in core
+    assert report_xlsx(copy.deepcopy(_doc())) == data
+
+
+def test_xlsx_of_a_closed_month_says_so() -> None:
+    """A closed month's workbook names who closed it and the store version."""
+    closed = {
+        "closed_at": "2023-06-10T09:30:00+08:00",
+        "closed_by": "finance (token 2)",
+        "store_version": 17,
+        "policy_digest": "ab" * 32,
+    }
+    cells = [c.value for r in _sheet(_doc(closed=closed)).iter_rows() for c in r]
+    assert any(isinstance(v, str) and "finance (token 2)" in v and "17" in v for v in cells)
+
+
+def test_rejects_csv_keeps_values_as_read() -> None:
+    """Rejected rows come out with their row number, reason and raw text, header first."""
+    rows = [{"row_no": 3, "reason": "bad_waybill", "waybill_no": "a,b", "scan_type": "发件"}]
+    text = b"".join(rejects_csv(rows)).decode()
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert parsed[0]["waybill_no"] == "a,b" and parsed[0]["scan_type"] == "发件"
+    assert parsed[0]["site_code"] == ""
