@@ -34,9 +34,19 @@ REJECT_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Columns whose raw value is text (an integer waybill is turned into text).
+TEXT_COLUMNS: tuple[str, ...] = (
+    "waybill_no",
+    "scan_type",
+    "site_code",
+    "carrier",
+    "next_site_code",
+)
+
+
 def _blank_to_null(name: str) -> pl.Expr:
-    trimmed = pl.col(name).str.strip_chars()
-    return pl.when(trimmed == "").then(None).otherwise(trimmed)
+    trimmed = pl.col(name).cast(pl.String).str.strip_chars()
+    return pl.when(trimmed != "").then(trimmed)
 
 
 def _localize(naive: pl.Expr) -> pl.Expr:
@@ -45,6 +55,25 @@ def _localize(naive: pl.Expr) -> pl.Expr:
     ``implausible_scan_time``); neither may raise, which would refuse the whole file.
     """
     return naive.dt.replace_time_zone(TZ_NAME, ambiguous="earliest", non_existent="null")
+
+
+#: From this naive wall-clock time on, Asia/Shanghai is UTC+8 without daylight saving.
+_FIXED_OFFSET_FROM = datetime(1992, 1, 1)
+_UTC_OFFSET_US = 8 * 3600 * 1_000_000
+
+
+def _localize_naive_datetime(naive: pl.Expr) -> pl.Expr:
+    """:func:`_localize` for a naive Datetime column, without the per-value zone lookup for the
+    times after 1991 (every plausible scan): those are shifted by the fixed UTC+8 offset, and
+    only earlier ones go through the zone rules (same result, ~10x faster).
+    """
+    fixed = naive >= _FIXED_OFFSET_FROM
+    shifted = (
+        (naive.dt.epoch("us") - _UTC_OFFSET_US)
+        .cast(pl.Datetime("us", "UTC"))
+        .dt.convert_time_zone(TZ_NAME)
+    )
+    return pl.when(fixed).then(shifted).otherwise(_localize(pl.when(~fixed).then(naive)))
 
 
 def parse_scan_time(col: pl.Expr) -> pl.Expr:
@@ -67,7 +96,10 @@ def parse_scan_time(col: pl.Expr) -> pl.Expr:
 def _canonical_time(dtype: pl.DataType) -> pl.Expr:
     col = pl.col("scan_time")
     if isinstance(dtype, pl.Datetime):
-        aware = _localize(col) if dtype.time_zone is None else col.dt.convert_time_zone(TZ_NAME)
+        if dtype.time_zone is None:
+            aware = _localize_naive_datetime(col)
+        else:
+            aware = col.dt.convert_time_zone(TZ_NAME)
         return aware.cast(SCAN_TIME)
     if dtype == pl.Null:
         return pl.lit(None, dtype=SCAN_TIME)
@@ -99,21 +131,17 @@ def validate(
     ``uploader_carrier`` fills rows without a carrier; a row naming another carrier is a
     ``carrier_mismatch``. ``now`` is the time of ingestion (scan times more than a day after
     it are implausible). The result has every column of :data:`EVENT_SCHEMA`, ``reason`` and
-    the raw text values prefixed ``raw_``.
+    the raw values as read prefixed ``raw_`` (made text by :func:`rejected_rows`).
     """
     schema = raw.collect_schema()
     names = schema.names()
     lookup = carrier_lookup(carriers)
-    text = {
-        c: (pl.col(c).cast(pl.String) if c in names else pl.lit(None, dtype=pl.String))
-        for c in ("waybill_no", "scan_type", "site_code", "carrier", "next_site_code")
-    }
-    scan_time_text = (
-        pl.col("scan_time").cast(pl.String) if "scan_time" in names else pl.lit(None, pl.String)
-    )
+    # The raw values are kept as read (typed); they become text only for the rejected rows
+    # (rejected_rows), not for every row: formatting every timestamp as text was a third of
+    # the validation time.
     lf = raw.with_columns(
-        *(expr.alias(f"raw_{c}") for c, expr in text.items()),
-        scan_time_text.alias("raw_scan_time"),
+        (pl.col(c) if c in names else pl.lit(None, dtype=pl.String)).alias(f"raw_{c}")
+        for c in (*TEXT_COLUMNS, "scan_time")
     ).with_columns(
         _blank_to_null("raw_waybill_no").alias("waybill_no"),
         _blank_to_null("raw_site_code").alias("site_code"),
@@ -122,6 +150,10 @@ def validate(
         _blank_to_null("raw_carrier").alias("_carrier_text"),
         _canonical_time(schema["scan_time"]).alias("scan_time"),
     )
+    if isinstance(schema["scan_time"], (pl.Datetime, pl.Null)):
+        no_scan_time = pl.col("raw_scan_time").is_null()
+    else:
+        no_scan_time = _blank_to_null("raw_scan_time").is_null()
     row_carrier = pl.coalesce(
         pl.col("_carrier_text")
         .str.to_uppercase()
@@ -138,7 +170,7 @@ def validate(
         pl.col("waybill_no").is_null()
         | pl.col("_scan_type_text").is_null()
         | pl.col("site_code").is_null()
-        | pl.col("raw_scan_time").str.strip_chars().replace("", None).is_null()
+        | no_scan_time
         | (pl.col("_carrier_text").is_null() & pl.col("carrier").is_null())
     )
     latest = to_local(now)
@@ -184,5 +216,5 @@ def rejected_rows(validated: pl.LazyFrame) -> pl.LazyFrame:
     return validated.filter(pl.col("reason").is_not_null()).select(
         "row_no",
         "reason",
-        *(pl.col(f"raw_{c}").alias(c) for c in REJECT_COLUMNS[2:]),
+        *(pl.col(f"raw_{c}").cast(pl.String).alias(c) for c in REJECT_COLUMNS[2:]),
     )
