@@ -17,10 +17,10 @@ from typing import Any
 from ingest.exceptions import FileRefused, IngestError
 from ingest.store import Store
 from ingest.uploads import Upload, ingest_file
+from subsidy.closing import check_reportable, served_report
 from subsidy.exceptions import NotFoundError, SubsidyError
 from subsidy.explain import explain_parcel
 from subsidy.policy import Policy, resolve_policy
-from subsidy.report import monthly_report
 from subsidy.sites import import_sites
 from subsidy.timeutil import next_month, now_local, parse_instant, parse_month
 
@@ -139,6 +139,13 @@ def _report_text(report: dict[str, Any]) -> str:
             f"{r['pending_parcels']:>8} {inel['no_hub_arrival']:>10} "
             f"{inel['late_hub_arrival']:>6} {inel['outside_policy_window']:>8}"
         )
+    for adj in report.get("prior_period_adjustments", []):
+        lines.append(
+            f"prior-period adjustment {adj['period']} {adj['carrier']}: "
+            f"eligible {adj['eligible_parcels']:+d}, subsidy {adj['subsidy_yuan']} yuan"
+        )
+    if report.get("closed"):
+        lines.append(f"closed (月结) at {report['closed'].get('closed_at')}: figures frozen")
     for a in report["center_awards"]:
         lines.append(f"center award {a['site_code']} ({a['status']}): {a['award_yuan']} yuan")
     lines.append(f"program total: {report['program_total_yuan']} yuan")
@@ -147,7 +154,11 @@ def _report_text(report: dict[str, Any]) -> str:
 
 def cmd_report(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     parse_month(args.month)
-    report = monthly_report(store, policy, args.month, _as_of(args.as_of))
+    as_of = _as_of(args.as_of)
+    check_reportable(args.month, now_local())
+    # What finance is served: the frozen figures of a closed month, else the live report
+    # with its prior-period adjustments (the same bytes the API answers).
+    report = json.loads(served_report(store, policy, args.month, as_of))
     print(_dump(report) if args.format == "json" else _report_text(report))
     return 0
 

@@ -37,7 +37,7 @@ from ingest.store import Store, timestamp
 from subsidy.exceptions import ConflictError, InvalidValueError
 from subsidy.money import fen_to_yuan
 from subsidy.policy import Policy
-from subsidy.report import carrier_rows, center_awards, totals_of
+from subsidy.report import assemble_report, carrier_rows, center_awards, totals_of
 from subsidy.results import month_counts
 from subsidy.rule import INELIGIBLE_REASONS
 from subsidy.timeutil import month_bounds, month_key, months_between, parse_month, to_local
@@ -194,24 +194,12 @@ def _assemble(
     awards: list[dict[str, Any]],
     adjustments: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    rows = carrier_rows(counts, policy, month)
-    totals = totals_of(rows)
     adjust_total = totals_of(adjustments)
-    awards_fen = sum(a["award_fen"] for a in awards)
-    program = totals["subsidy_fen"] + adjust_total["subsidy_fen"] + awards_fen
-    return {
-        "month": month,
-        "as_of": to_local(as_of).isoformat(),
-        "policy": policy.name,
-        "carriers": rows,
-        "totals": totals,
-        "center_awards": awards,
-        "program_total_fen": program,
-        "program_total_yuan": fen_to_yuan(program),
-        "prior_period_adjustments": adjustments,
-        "adjustments_total": adjust_total,
-        "closed": None,
-    }
+    doc = assemble_report(
+        counts, policy, month, as_of, awards, adjustments_fen=adjust_total["subsidy_fen"]
+    )
+    doc.update(prior_period_adjustments=adjustments, adjustments_total=adjust_total, closed=None)
+    return doc
 
 
 def check_reportable(month: str, now: datetime) -> None:

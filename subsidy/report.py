@@ -100,6 +100,35 @@ def store_statuses(store: Store, policy: Policy, as_of: datetime) -> pl.LazyFram
     return parcel_statuses(store.scan_events(), load_sites(store).lazy(), policy, as_of)
 
 
+def assemble_report(
+    counts: pl.DataFrame,
+    policy: Policy,
+    month: str,
+    as_of: datetime,
+    awards: list[dict[str, Any]],
+    *,
+    adjustments_fen: int = 0,
+) -> dict[str, Any]:
+    """The SPEC §8 report document from per-(month, carrier) counts.
+
+    ``program_total_fen`` is the month's parcel subsidies, plus ``adjustments_fen`` (prior-period
+    adjustments, see :mod:`subsidy.closing`), plus the center awards.
+    """
+    rows = carrier_rows(counts, policy, month)
+    totals = totals_of(rows)
+    program = totals["subsidy_fen"] + adjustments_fen + sum(a["award_fen"] for a in awards)
+    return {
+        "month": month,
+        "as_of": to_local(as_of).isoformat(),
+        "policy": policy.name,
+        "carriers": rows,
+        "totals": totals,
+        "center_awards": awards,
+        "program_total_fen": program,
+        "program_total_yuan": fen_to_yuan(program),
+    }
+
+
 def monthly_report(
     store: Store,
     policy: Policy,
@@ -108,21 +137,12 @@ def monthly_report(
     *,
     carrier: str | None = None,
 ) -> dict[str, Any]:
-    """The SPEC §8 report of ``month`` as of ``as_of`` (only ``carrier``'s row if given)."""
+    """The SPEC §8 report of ``month`` as of ``as_of`` (only ``carrier``'s row if given).
+
+    Computed from the events, ignoring month closing; what users are served (frozen figures
+    of closed months, prior-period adjustments) is :func:`subsidy.closing.served_report`.
+    """
     month_bounds(month)  # validates the text
     # served from the stored results when they answer as_of (subsidy.results)
     counts = month_counts(store, policy, [month], as_of, carrier=carrier)
-    rows = carrier_rows(counts, policy, month)
-    awards = center_awards(store)
-    totals = totals_of(rows)
-    awards_fen = sum(a["award_fen"] for a in awards)
-    return {
-        "month": month,
-        "as_of": to_local(as_of).isoformat(),
-        "policy": policy.name,
-        "carriers": rows,
-        "totals": totals,
-        "center_awards": awards,
-        "program_total_fen": totals["subsidy_fen"] + awards_fen,
-        "program_total_yuan": fen_to_yuan(totals["subsidy_fen"] + awards_fen),
-    }
+    return assemble_report(counts, policy, month, as_of, center_awards(store))
