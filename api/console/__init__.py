@@ -1,0 +1,35 @@
+"""The web console under ``/console/``: server-rendered pages over the same domain functions
+and API route functions as ``/v1`` (no business rule is written again here).
+
+Sign-in is by API token (verified by :mod:`subsidy.tokens`), kept as a session cookie
+(:mod:`api.console.session`); every form that changes something carries a CSRF token. Pages
+are in Chinese by default, in English by a switch (:mod:`api.console.i18n`). Every asset is
+served by the service itself (:mod:`api.console.assets`): no CDN, system fonts only.
+
+==========================  ===================================  ==========================
+page                        who                                  module
+==========================  ===================================  ==========================
+/console/login, /logout     anyone                               :mod:`.auth`
+/console/report             finance, auditor, admin; operators   :mod:`.reports`
+                            see their own carrier
+/console/months/M/close     finance                              :mod:`.reports`
+/console/uploads[/ID]       operators (own carrier), staff       :mod:`.uploads`
+/console/parcels            operators (own carrier), staff       :mod:`.parcels`
+/console/awards             finance (writes), auditor, admin     :mod:`.records`
+/console/audit              finance, auditor, admin              :mod:`.records`
+==========================  ===================================  ==========================
+
+:mod:`api.app` mounts :data:`router`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.console import assets, auth, parcels, records, reports, uploads
+
+router = APIRouter(tags=["console"])
+for _module in (auth, reports, uploads, parcels, records, assets):
+    router.include_router(_module.router)
+
+__all__ = ["router"]

@@ -1,0 +1,190 @@
+"""The monthly report page (finance, auditors, and operators for their own carrier), the chart
+of the policy period, month closing with a confirmation naming the figures, and the downloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Path as PathParam
+from starlette.responses import RedirectResponse, Response
+
+from api.console import figures, i18n
+from api.console.render import ConsoleRoute, lang_of, page
+from api.console.session import Session, check_csrf, current_user, require_role
+from api.errors import ApiError
+from api.routes import reports as report_routes
+from subsidy.closing import close_month, closed_months, served_report
+from subsidy.exceptions import ConflictError, InvalidValueError
+from subsidy.rule import INELIGIBLE_REASONS
+from subsidy.timeutil import month_bounds, next_month, now_local, parse_month
+
+router = APIRouter(route_class=ConsoleRoute)
+
+User = Annotated[Session, Depends(current_user)]
+MonthQuery = Annotated[str | None, Query(max_length=20)]
+AsOfQuery = Annotated[str | None, Query(max_length=40)]
+MonthPath = Annotated[str, PathParam(max_length=20)]
+
+
+def _month(text: str) -> str:
+    """A ``YYYY-MM`` month, or 422 with the expected form."""
+    try:
+        year, mon = parse_month(text)
+    except ValueError as exc:
+        raise ApiError(422, "validation_error", str(exc)) from None
+    return f"{year:04d}-{mon:02d}"
+
+
+def _previous(month: str) -> str:
+    year, mon = parse_month(month)
+    return f"{year - (mon == 1):04d}-{12 if mon == 1 else mon - 1:02d}"
+
+
+def _over(month: str) -> bool:
+    return month_bounds(month)[1] <= now_local()
+
+
+@router.get("/console/report", include_in_schema=False)
+def report_page(
+    request: Request, session: User, month: MonthQuery = None, as_of: AsOfQuery = None
+) -> Response:
+    """The month's per-carrier figures, totals, adjustments, awards, program total and chart."""
+    t = i18n.translator(lang_of(request))
+    store, policy = request.app.state.store, request.app.state.policy
+    cache = figures.figure_cache(request)
+    carrier = figures.carrier_scope(session)
+    problems: list[str] = []
+    try:
+        at = figures.resolve_as_of(as_of)
+    except ValueError as exc:
+        problems.append(str(exc))
+        at = None
+    chart = figures.chart(cache, store, policy, at, carrier)
+    if month:
+        try:
+            month = _month(month)
+        except ApiError as exc:
+            problems.append(exc.detail)
+            month = None
+    month = month or figures.default_month(chart, now_local())
+    report: dict[str, Any] | None = None
+    try:
+        report = figures.monthly_report(cache, store, policy, month, at, carrier)
+    except InvalidValueError as exc:  # a month that has not begun
+        problems.append(str(exc))
+    keep = {"as_of": as_of} if at is not None else {}
+    # the downloads ask the API for the figures of the instant shown (a closed month: frozen)
+    shown = {"as_of": report["as_of"]} if report is not None and not report["closed"] else {}
+    return page(
+        request,
+        "report.html",
+        title=t("report.own_title" if carrier else "report.title") + f" {month}",
+        status=422 if problems else 200,
+        session=session,
+        month=month,
+        as_of_text=as_of if at is not None else "",
+        report=report,
+        problems=problems,
+        reasons=INELIGIBLE_REASONS,
+        chart=chart,
+        prev_month=_previous(month),
+        next_month=next_month(month),
+        keep=keep,
+        download={**shown, "month": month},
+        can_close=(
+            session.role == "finance"
+            and report is not None
+            and report["closed"] is None
+            and _over(month)
+        ),
+        close_not_yet=session.role == "finance" and report is not None and not _over(month),
+        done=request.query_params.get("done"),
+    )
+
+
+def _frozen_part(doc: dict[str, Any]) -> str:
+    """A digest of the figures a close freezes (everything but ``as_of`` and ``closed``)."""
+    figures_only = {k: v for k, v in doc.items() if k not in ("as_of", "closed")}
+    text = json.dumps(figures_only, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _close_page(
+    request: Request, session: Session, month: str, *, changed: bool = False
+) -> Response:
+    store, policy = request.app.state.store, request.app.state.policy
+    if month in {c.month for c in closed_months(store)}:
+        raise ConflictError(f"month {month} is already closed; its figures are frozen")
+    if not _over(month):
+        raise InvalidValueError(f"month {month} is not over yet; it can be closed once it is")
+    now = now_local()
+    doc = json.loads(served_report(store, policy, month, now))
+    t = i18n.translator(lang_of(request))
+    return page(
+        request,
+        "close.html",
+        title=t("close.title", month=month),
+        status=409 if changed else 200,
+        session=session,
+        month=month,
+        report=doc,
+        reasons=INELIGIBLE_REASONS,
+        expect=_frozen_part(doc),
+        changed=changed,
+    )
+
+
+@router.get("/console/months/{month}/close", include_in_schema=False)
+def close_confirm(request: Request, session: User, month: MonthPath) -> Response:
+    """The confirmation: the figures that closing will freeze, as of now (finance only)."""
+    require_role(session, "finance")
+    return _close_page(request, session, _month(month))
+
+
+@router.post("/console/months/{month}/close", include_in_schema=False)
+def close(
+    request: Request,
+    session: User,
+    month: MonthPath,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    expect: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Close the month if its figures are still those confirmed; else confirm again (409)."""
+    require_role(session, "finance")
+    check_csrf(request, session, csrf)
+    month = _month(month)
+    store, policy = request.app.state.store, request.app.state.policy
+    current = json.loads(served_report(store, policy, month, now_local()))
+    if current.get("closed") is None and _frozen_part(current) != expect:
+        return _close_page(request, session, month, changed=True)
+    close_month(store, policy, month, actor=session.principal.actor, now=now_local())
+    return RedirectResponse(f"/console/report?month={month}&done=closed", status_code=303)
+
+
+@router.get("/console/report/download", include_in_schema=False)
+def download(
+    request: Request,
+    session: User,
+    month: Annotated[str, Query(max_length=20)],
+    format: Annotated[str, Query(max_length=10)] = "xlsx",
+    as_of: AsOfQuery = None,
+) -> Response:
+    """The API's own Excel or CSV file of the month (operators: their carrier's)."""
+    if format not in ("xlsx", "csv"):
+        raise ApiError(422, "validation_error", f"format {format!r}: use xlsx or csv")
+    try:
+        at = figures.resolve_as_of(as_of) or now_local()
+    except ValueError as exc:
+        raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from None
+    return report_routes.monthly(
+        principal=session.principal,
+        store=request.app.state.store,
+        policy=request.app.state.policy,
+        month=_month(month),
+        as_of=at,
+        format=format,  # type: ignore[arg-type]
+    )

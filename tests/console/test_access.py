@@ -1,0 +1,148 @@
+"""Who reaches which console page: every route of ``/console`` against every role.
+
+The table below must name every console route (a new route fails the first test until it is
+given its expectations), so an operator can reach no finance page and no other carrier's data
+through any URL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from api import console
+from tests.console.conftest import MONTH, YTO_PARCEL, ZTO_PARCEL, Seeded, sign_in
+
+#: (method, route path) -> (URL, expected status per caller). ``{own}``/``{other}`` are the
+#: ZTO and YTO history uploads. 303 is a redirect (to a page, or back to sign-in).
+OK, FORBIDDEN, HIDDEN = 200, 403, 404
+ROUTES: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
+    ("GET", "/console"): ("/console", {"*": 303}),
+    ("GET", "/console/"): ("/console/", {"*": 303}),
+    ("GET", "/console/login"): ("/console/login", {"*": 303}),
+    ("GET", "/console/report"): (f"/console/report?month={MONTH}", {"*": OK}),
+    ("GET", "/console/report/download"): (
+        f"/console/report/download?month={MONTH}&format=csv",
+        {"*": OK},
+    ),
+    ("GET", "/console/months/{month}/close"): (
+        f"/console/months/{MONTH}/close",
+        {"finance": OK, "*": FORBIDDEN},
+    ),
+    ("GET", "/console/uploads"): ("/console/uploads", {"*": OK}),
+    ("GET", "/console/uploads/{upload_id}"): (
+        "/console/uploads/{other}",
+        {"operator": HIDDEN, "*": OK},
+    ),
+    ("GET", "/console/uploads/{upload_id}/rejects.csv"): (
+        "/console/uploads/{other}/rejects.csv",
+        {"operator": HIDDEN, "*": OK},
+    ),
+    ("GET", "/console/parcels"): (
+        f"/console/parcels?carrier=YTO&waybill={YTO_PARCEL}",
+        {"operator": HIDDEN, "*": OK},
+    ),
+    ("GET", "/console/audit"): ("/console/audit", {"operator": FORBIDDEN, "*": OK}),
+    ("GET", "/console/awards"): ("/console/awards", {"operator": FORBIDDEN, "*": OK}),
+    ("GET", "/console/static/{name:path}"): ("/console/static/console.css", {"*": OK}),
+    # changing forms (with the session's CSRF token): only their role gets past the role check
+    ("POST", "/console/login"): ("/console/login", {"*": 422}),  # no token field
+    ("POST", "/console/logout"): ("/console/logout", {"*": 303}),
+    ("POST", "/console/lang"): ("/console/lang", {"*": 422}),  # no lang field
+    ("POST", "/console/months/{month}/close"): (
+        f"/console/months/{MONTH}/close",
+        {"finance": 409, "*": FORBIDDEN},  # finance: the expected figures are missing
+    ),
+    ("POST", "/console/uploads"): ("/console/uploads", {"operator": 422, "*": FORBIDDEN}),
+    ("POST", "/console/awards"): ("/console/awards", {"*": 422}),  # fields missing
+    ("POST", "/console/awards/{award_id}/{step}"): (
+        "/console/awards/1/approve",
+        {"finance": HIDDEN, "*": FORBIDDEN},  # finance: there is no award 1 yet
+    ),
+}
+CALLERS = ("operator", "finance", "auditor", "admin")
+
+
+def _console_routes(router: Any) -> Iterator[APIRoute]:
+    """Every route of the console router, through the routers it includes (FastAPI 0.165
+    keeps an included router as one entry holding the original router).
+    """
+    for route in router.routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _console_routes(inner)
+        elif isinstance(route, APIRoute):
+            yield route
+
+
+def test_every_console_route_has_its_expectations() -> None:
+    routes = {
+        (method, route.path)
+        for route in _console_routes(console.router)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    assert routes == set(ROUTES)
+
+
+def _expected(spec: dict[str, int], caller: str) -> int:
+    return spec.get(caller, spec.get("*", 0))
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_each_role_gets_what_the_table_says_on_every_console_url(
+    client: TestClient, seeded: Seeded, caller: str
+) -> None:
+    csrf = sign_in(client, seeded.tokens[caller])
+    failures = []
+    for (method, _), (url, spec) in ROUTES.items():
+        url = url.format(own=seeded.uploads["ZTO"], other=seeded.uploads["YTO"])
+        if method == "GET":
+            answer = client.get(url, follow_redirects=False)
+        else:
+            answer = client.post(
+                url, data={"csrf": csrf}, headers={"x-csrf-token": csrf}, follow_redirects=False
+            )
+        if answer.status_code != _expected(spec, caller):
+            failures.append((method, url, answer.status_code, _expected(spec, caller)))
+        if caller == "operator" and answer.status_code in (FORBIDDEN, HIDDEN):
+            assert YTO_PARCEL[:6] not in re.sub(r'value="[^"]*"', "", answer.text), url
+        if method == "POST":  # a sign-out (or a sign-in) changed the session
+            csrf = sign_in(client, seeded.tokens[caller])
+    assert failures == []
+
+
+def test_an_operator_sees_only_its_own_upload_parcel_and_figures(
+    client: TestClient, seeded: Seeded
+) -> None:
+    sign_in(client, seeded.tokens["operator"])
+    assert client.get(f"/console/uploads/{seeded.uploads['ZTO']}").status_code == OK
+    assert client.get(f"/console/parcels?carrier=ZTO&waybill={ZTO_PARCEL}").status_code == OK
+    for url in (
+        "/console/uploads?carrier=YTO",
+        f"/console/report?month={MONTH}&carrier=YTO",
+        f"/console/report/download?month={MONTH}&format=csv&carrier=YTO",
+    ):
+        answer = client.get(url)
+        assert answer.status_code == OK, url
+        assert "YTO" not in re.sub(r'value="[^"]*"|href="[^"]*"', "", answer.text), url
+
+
+def test_nobody_signed_in_is_sent_to_sign_in_from_every_page(client: TestClient) -> None:
+    for (method, path), (url, _) in ROUTES.items():
+        if path in ("/console", "/console/", "/console/login", "/console/lang") or "static" in path:
+            continue
+        url = url.format(own=1, other=2)
+        answer = client.request(method, url, follow_redirects=False)
+        assert answer.status_code == 303, (method, url)
+        assert answer.headers["location"].startswith("/console/login"), (method, url)
+
+
+def test_the_session_cookie_does_not_open_the_api(client: TestClient, seeded: Seeded) -> None:
+    sign_in(client, seeded.tokens["finance"])
+    assert client.get("/v1/uploads").status_code == 401
