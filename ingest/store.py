@@ -254,17 +254,41 @@ class Store:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def recover(self) -> list[Path]:
+    def recover(self, *, sweep: bool = False) -> list[Path]:
         """Remove event files no committed row lists (debris of a crash); returns them.
 
         Also puts uploads left ``ingesting`` by a crashed process back to ``received``.
-        Must be called under :meth:`writer_lock`.
+        Event files are written only while their upload is ``ingesting``, and the transaction
+        that lists them also marks it ``ingested``, so debris can only belong to an upload
+        left ``ingesting``: only those uploads' files are looked for (a glob per partition
+        folder, not a walk over every event file at every ingest). ``sweep`` walks every
+        event file instead (the daily upkeep job). Must be called under :meth:`writer_lock`.
         """
         with self.connect() as db:
-            listed = {row[0] for row in db.execute("SELECT path FROM event_files")}
+            stuck = [r[0] for r in db.execute("SELECT id FROM uploads WHERE status='ingesting'")]
+            if not (sweep or stuck):
+                return []
             db.execute("UPDATE uploads SET status='received' WHERE status='ingesting'")
+            if sweep:
+                listed = {row[0] for row in db.execute("SELECT path FROM event_files")}
+            else:
+                marks = ",".join("?" * len(stuck))
+                listed = {
+                    row[0]
+                    for row in db.execute(
+                        f"SELECT path FROM event_files WHERE upload_id IN ({marks})", stuck
+                    )
+                }
+        if sweep:
+            candidates = list(self.events_dir.rglob("*.parquet"))
+        else:
+            candidates = [
+                path
+                for upload_id in stuck
+                for path in self.events_dir.glob(f"carrier=*/month=*/{event_file_name(upload_id)}")
+            ]
         removed = []
-        for path in self.events_dir.rglob("*.parquet"):
+        for path in candidates:
             if str(path.relative_to(self.root)) not in listed:
                 path.unlink(missing_ok=True)
                 removed.append(path)
@@ -385,6 +409,11 @@ class Store:
 
 #: Schema of event files on disk: ``scan_type`` is plain text there, for other readers.
 FILE_SCHEMA = pl.Schema({**EVENT_SCHEMA, "scan_type": pl.String})
+
+
+def event_file_name(upload_id: int) -> str:
+    """The name of an upload's event file in each partition folder it writes to."""
+    return f"u{upload_id:08d}.parquet"
 
 
 def fsync_file(path: Path) -> None:

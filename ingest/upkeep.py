@@ -49,7 +49,7 @@ def clean_store(
     """Remove crash debris (see the module doc); returns what was removed, relative paths."""
     limit = (now - older_than).timestamp()
     with store.writer_lock():
-        events = store.recover()
+        events = store.recover(sweep=True)
         stale = [p for p in store.tmp_dir.glob("*") if _older(p, limit)]
         stale += [p for p in store.files_dir.glob("*/.*.part") if _older(p, limit)]
         for path in stale:

@@ -31,7 +31,7 @@ import polars as pl
 from ingest.exceptions import FileRefused, StoreError
 from ingest.reader import open_upload
 from ingest.schema import IDENTITY, REJECT_REASONS
-from ingest.store import FILE_SCHEMA, Store, fsync_file, timestamp
+from ingest.store import FILE_SCHEMA, Store, event_file_name, fsync_file, timestamp
 from ingest.validate import REJECT_COLUMNS, accepted_events, rejected_rows, validate
 from subsidy.policy import Policy
 
@@ -199,14 +199,18 @@ def _write_partitions(
     """
     manifest: list[ManifestRow] = []
     already = 0
+    # The Asia/Shanghai month as the integer YYYYMM (formatting every row's time as text was
+    # a tenth of the ingest time); only each partition's key becomes text.
+    when = pl.col("scan_time")
     events = events.with_columns(
         pl.col("scan_type").cast(pl.String),
-        pl.col("scan_time").dt.strftime("%Y-%m").alias("_month"),
+        (when.dt.year() * 100 + when.dt.month()).alias("_month"),
     )
     t = pl.col("scan_time").dt.epoch("us")
-    for (carrier, month), part in events.partition_by(
+    for (carrier, yyyymm), part in events.partition_by(
         ["carrier", "_month"], as_dict=True, maintain_order=True
     ).items():
+        month = f"{yyyymm // 100:04d}-{yyyymm % 100:02d}"
         lo_us, hi_us = part.select(t.min().alias("lo"), t.max().alias("hi")).row(0)
         stored = _existing_identities(store, carrier, month, lo_us, hi_us)
         fresh = part.lazy().drop("_month")  # in STORED_ORDER already (_unique_events)
@@ -218,7 +222,7 @@ def _write_partitions(
         already += part.height - fresh_df.height
         if fresh_df.height == 0:
             continue
-        rel = Path("events") / f"carrier={carrier}" / f"month={month}" / f"u{upload_id:08d}.parquet"
+        rel = Path("events") / f"carrier={carrier}" / f"month={month}" / event_file_name(upload_id)
         target = store.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         fresh_df.write_parquet(target, compression="zstd", statistics=True, row_group_size=256_000)

@@ -64,3 +64,28 @@ def test_upload_left_ingesting_goes_back_to_received(store: Store, tmp_path: Pat
         db.execute("UPDATE uploads SET status='ingesting' WHERE id=?", (upload.id,))
     clean_store(store, now=NOW)
     assert get_upload(store, upload.id).status == "received"  # type: ignore[union-attr]
+
+
+def test_recovery_before_an_ingest_looks_only_at_uploads_left_ingesting(store: Store) -> None:
+    """Debris can only belong to an upload left 'ingesting': the recovery an ingest runs
+    removes such an upload's unlisted files and leaves any other file to the upkeep sweep.
+    """
+    ingest_rows(store, parcel("ZT7000000001", cst(2023, 5, 3, 10)))
+    (committed,) = store.event_files()
+    stray = committed.with_name("u00000099.parquet")  # no upload 99 was ever ingesting
+    stray.write_bytes(committed.read_bytes())
+    dead = ingest_rows(store, parcel("ZT7000000002", cst(2023, 6, 3, 10))).id
+    (june,) = store.event_files(months=["2023-06"])
+    with store.connect() as db:  # as if the process died after writing, before committing
+        db.execute("DELETE FROM event_files WHERE upload_id=?", (dead,))
+        db.execute("UPDATE uploads SET status='ingesting' WHERE id=?", (dead,))
+
+    with store.writer_lock():
+        removed = store.recover()
+
+    assert removed == [june] and not june.exists()
+    assert stray.exists() and committed.exists()
+    assert get_upload(store, dead).status == "received"  # type: ignore[union-attr]
+    with store.writer_lock():
+        assert store.recover(sweep=True) == [stray]
+    assert committed.exists()
