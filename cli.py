@@ -22,7 +22,7 @@ from subsidy.exceptions import NotFoundError, SubsidyError
 from subsidy.explain import explain_parcel
 from subsidy.policy import Policy, resolve_policy
 from subsidy.sites import import_sites
-from subsidy.timeutil import next_month, now_local, parse_instant, parse_month
+from subsidy.timeutil import next_month, now_local, parse_month, resolve_as_of
 
 #: Test hook: ``PARCEL_SUBSIDY_CRASH_AT=<step>`` kills the process at that ingest step, so the
 #: crash tests can check that the store survives a real process death (see ``ingest.uploads``).
@@ -44,7 +44,7 @@ def _dump(obj: Any) -> str:
 
 
 def _as_of(text: str | None) -> datetime:
-    return parse_instant(text) if text else now_local()
+    return resolve_as_of(text, now_local())
 
 
 def _step_hook(progress: Any) -> Callable[[str], None]:

@@ -20,7 +20,7 @@ from api.errors import ApiError
 from api.settings import Settings
 from ingest.store import Store
 from subsidy.policy import Policy
-from subsidy.timeutil import now_local, parse_instant, parse_month
+from subsidy.timeutil import now_local, parse_month, resolve_as_of
 from subsidy.tokens import ROLES, Principal, verify_token
 
 
@@ -129,16 +129,12 @@ def as_of_param(
         ),
     ] = None,
 ) -> datetime:
-    """The ``as_of`` query parameter as an aware instant; now when absent; 422 when unreadable."""
-    if as_of is None:
-        return now_local()
+    """The ``as_of`` query parameter as an aware instant; now when absent; 422 when unreadable,
+    before 1970 or in the future (:func:`subsidy.timeutil.resolve_as_of`)."""
     try:
-        value = parse_instant(as_of)
-    except (ValueError, OverflowError) as exc:
+        return resolve_as_of(as_of, now_local())
+    except ValueError as exc:
         raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from None
-    if not 1970 <= value.year <= 2200:
-        raise ApiError(422, "validation_error", f"invalid as_of: {as_of!r} lies outside 1970..2200")
-    return value
 
 
 AsOf = Annotated[datetime, Depends(as_of_param)]

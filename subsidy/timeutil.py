@@ -34,7 +34,7 @@ def parse_instant(text: str) -> datetime:
         if len(raw) == 10:
             return datetime.combine(date.fromisoformat(raw), datetime.min.time(), TZ)
         return to_local(datetime.fromisoformat(raw.replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(
             f"not an ISO 8601 time: {text!r}; use e.g. 2023-06-10T00:00:00+08:00 or 2023-06-10"
         ) from None
@@ -89,3 +89,28 @@ def now_local() -> datetime:
 
 
 ONE_DAY = timedelta(days=1)
+
+#: The earliest ``as_of`` a report or explanation is computed at.
+EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=TZ)
+
+
+def resolve_as_of(text: str | None, now: datetime) -> datetime:
+    """The instant figures are computed as of: ``text`` (see :func:`parse_instant`), or ``now``.
+
+    Raises ``ValueError`` saying why for text that is no instant, lies before 1970, or lies
+    more than a day after ``now``: figures as of a time to come are not figures yet (no scan
+    of then exists), and the stored results (:mod:`subsidy.results`) only move forward, so
+    one far-future request would make every later report recompute. A day of slack allows
+    for callers' clocks, as the plausibility limit of scan times does.
+    """
+    if text is None or not text.strip():
+        return to_local(now)
+    value = parse_instant(text)
+    if value < EARLIEST_AS_OF:
+        raise ValueError(f"as_of {text!r} lies before 1970; no scan is that old")
+    if value > to_local(now) + ONE_DAY:
+        raise ValueError(
+            f"as_of {text!r} lies in the future (now is {to_local(now):%Y-%m-%d %H:%M} "
+            "Asia/Shanghai); figures exist only up to now"
+        )
+    return value

@@ -26,9 +26,10 @@ from fastapi import Request
 
 from api.console.session import Session
 from ingest.store import Store
+from subsidy import timeutil
 from subsidy.closing import check_reportable, served_report, summary
 from subsidy.policy import Policy
-from subsidy.timeutil import month_of, now_local, parse_instant
+from subsidy.timeutil import month_of, now_local
 
 T = TypeVar("T")
 
@@ -96,10 +97,11 @@ def carrier_scope(session: Session) -> str | None:
 def resolve_as_of(text: str | None) -> datetime | None:
     """The parsed ``?as_of=``; ``None`` (meaning now) when absent.
 
-    Raises ``ValueError`` with the expected form for text that is not an instant.
+    Raises ``ValueError`` saying why for text that is not an instant, or one before 1970 or
+    in the future (:func:`subsidy.timeutil.resolve_as_of`).
     """
     if text and text.strip():
-        return parse_instant(text)
+        return timeutil.resolve_as_of(text, now_local())
     return None
 
 

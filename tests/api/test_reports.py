@@ -136,6 +136,11 @@ def test_operator_xlsx_and_csv_hold_only_its_carrier(
         pytest.param("month=2023-05&format=pdf", "format", id="bad-format"),
         pytest.param("", "month", id="no-month"),
         pytest.param("month=2099-01", "has not begun yet", id="future-month"),
+        pytest.param("month=2023-05&as_of=2199-12-31", "lies in the future", id="future-as-of"),
+        pytest.param("month=2023-05&as_of=1969-12-31", "before 1970", id="as-of-before-1970"),
+        pytest.param(
+            "month=2023-05&as_of=0001-01-01T00:00:00%2B14:00", "not an ISO", id="as-of-overflow"
+        ),
     ],
 )
 def test_bad_report_parameters_are_422_with_a_readable_detail(

@@ -189,3 +189,16 @@ def test_figures_are_kept_until_the_store_changes(seeded: Seeded) -> None:
     cache.get(("b",), compute)
     cache.get(("c",), compute)
     assert cache.get(("a",), compute) == 5  # the oldest went first
+
+
+def test_an_unreadable_or_future_as_of_is_explained_never_a_server_error(
+    client: TestClient, seeded: Seeded
+) -> None:
+    """Out-of-range instants (which overflow a datetime) and future ones are told to the user."""
+    sign_in(client, seeded.tokens["finance"])
+    for as_of in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "2199-12-31"):
+        for path in ("/console/report", "/console/report/download", "/console/parcels"):
+            params = {"month": MONTH, "as_of": as_of, "carrier": "ZTO", "waybill": "ZT2305E0"}
+            answer = client.get(path, params=params)
+            assert answer.status_code < 500, (path, as_of, answer.text[:300])
+            assert "ISO 8601" in answer.text or "future" in answer.text, (path, as_of)
