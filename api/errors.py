@@ -8,7 +8,7 @@ with a fixed sentence.
 Domain exceptions map to statuses here, and only here::
 
     NotFoundError                         404 not_found
-    ConflictError                         409 conflict
+    ConflictError, UploadConflict         409 conflict
     InvalidValueError, SiteRegistryError  422 invalid_value
     FileTooLarge                          413 file_too_large
     FileRefused                           422 file_refused
@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingest.exceptions import FileRefused, FileTooLarge, StoreError
+from ingest.exceptions import FileRefused, FileTooLarge, StoreError, UploadConflict
 from subsidy.exceptions import (
     ConflictError,
     InvalidValueError,
@@ -180,6 +180,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api)
     app.add_exception_handler(NotFoundError, _domain(404, "not_found"))
     app.add_exception_handler(ConflictError, _domain(409, "conflict"))
+    app.add_exception_handler(UploadConflict, _domain(409, "conflict"))
     app.add_exception_handler(InvalidValueError, _domain(422, "invalid_value"))
     app.add_exception_handler(SiteRegistryError, _domain(422, "invalid_value"))
     app.add_exception_handler(FileTooLarge, _domain(413, "file_too_large"))

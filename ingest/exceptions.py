@@ -5,6 +5,7 @@ Hierarchy::
     IngestError
     ├── FileRefused          the upload is refused whole; nothing of it is ingested
     │   └── FileTooLarge     over the configured size (on disk or decompressed)
+    ├── UploadConflict       the same bytes are already on record for another carrier
     └── StoreError           the store is unusable (locked, damaged); nothing was changed
 """
 
@@ -19,6 +20,10 @@ class FileRefused(IngestError):
 
 class FileTooLarge(FileRefused):
     """The upload is larger than the configured limit (on disk or once decompressed)."""
+
+
+class UploadConflict(IngestError):
+    """The same bytes were already uploaded for another carrier (a file is one upload, ever)."""
 
 
 class StoreError(IngestError):

@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ingest.exceptions import UploadConflict
 from ingest.store import Store
 from ingest.uploads import Upload, ingest_upload, register_upload
 from subsidy.policy import Policy
@@ -146,12 +147,21 @@ def _take(
         item.error = f"{where}; known carriers: {', '.join(sorted(policy.carriers))}"
         moved = _move_beside(path, folder / REFUSED, REASON_SUFFIX, f"{item.error}\n")
     else:
-        upload = register_upload(store, path, carrier=carrier, filename=path.name, source="inbox")
-        if not upload.duplicate:
+        upload: Upload | None = None
+        try:
+            upload = register_upload(
+                store, path, carrier=carrier, filename=path.name, source="inbox"
+            )
+        except UploadConflict as exc:  # these bytes are another carrier's upload
+            item.error = str(exc)
+        if upload is not None and not upload.duplicate:
             upload = ingest_upload(store, upload.id, policy, now=now)
-        item.upload_id = upload.id
-        if upload.status == "refused":
-            item.outcome, item.error = REFUSED, upload.error or "refused"
+        if upload is not None:
+            item.upload_id = upload.id
+            if upload.status == "refused":
+                item.error = upload.error or "refused"
+        if upload is None or item.error is not None:
+            item.outcome = REFUSED
             moved = _move_beside(path, folder / REFUSED, REASON_SUFFIX, f"{item.error}\n")
         else:
             item.outcome = "duplicate" if upload.duplicate else "ingested"

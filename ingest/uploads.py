@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from ingest.exceptions import FileRefused, StoreError
+from ingest.exceptions import FileRefused, StoreError, UploadConflict
 from ingest.reader import open_upload
 from ingest.schema import IDENTITY, REJECT_REASONS
 from ingest.store import FILE_SCHEMA, Store, event_file_name, fsync_file, timestamp
@@ -64,16 +64,20 @@ class Upload:
     ingested_at: str | None = None
     store_version: int | None = None
     duplicate: bool = False
+    #: Whether this call recorded the upload (false: the bytes were already on record).
+    created: bool = field(default=False, compare=False)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row, duplicate: bool = False) -> Upload:
+    def from_row(cls, row: sqlite3.Row, duplicate: bool = False, created: bool = False) -> Upload:
         data = dict(row)
         data["rejected_by_reason"] = json.loads(data["rejected_by_reason"] or "{}")
-        return cls(**data, duplicate=duplicate)
+        return cls(**data, duplicate=duplicate, created=created)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain-data view (JSON-ready)."""
-        return dict(self.__dict__)
+        """Plain-data view (JSON-ready) of the ledger row."""
+        data = dict(self.__dict__)
+        del data["created"]
+        return data
 
 
 def sha256_file(path: Path) -> str:
@@ -97,6 +101,21 @@ def stored_file(store: Store, sha256: str) -> Path:
     return store.files_dir / sha256[:2] / sha256
 
 
+def _known(row: sqlite3.Row, carrier: str | None) -> Upload:
+    """The upload already on record for the same bytes, answered as a duplicate.
+
+    A file is identified by its bytes alone, so bytes on record for another carrier cannot
+    become this carrier's upload: :class:`UploadConflict`, naming neither that carrier nor
+    its upload (an operator learns nothing of another carrier's files).
+    """
+    if carrier is not None and row["carrier"] != carrier:
+        raise UploadConflict(
+            f"this exact file is already on record and cannot be an upload of {carrier}; an "
+            f"export holds one carrier's scans: check that this is {carrier}'s export"
+        )
+    return Upload.from_row(row, duplicate=row["status"] in ("ingested", "refused"))
+
+
 def register_upload(
     store: Store,
     path: Path,
@@ -108,8 +127,12 @@ def register_upload(
     sha256: str | None = None,
     move: bool = False,
 ) -> Upload:
-    """Record a received file; the same bytes again return the first upload (``duplicate``).
+    """Record a received file; the same bytes again return the first upload.
 
+    The upload returned for bytes already on record has ``created`` false, and
+    ``duplicate`` true once it was ingested or refused (one left ``received`` by a crash is
+    for the caller to ingest). Bytes on record for another carrier raise
+    :class:`UploadConflict`, also when two callers register them at the same moment.
     The file is kept unchanged under its SHA-256 for audit. With ``move`` the file is moved
     (it must be a scratch copy on the same filesystem, as an API upload is).
     """
@@ -119,7 +142,7 @@ def register_upload(
     if row is not None:
         if move:
             path.unlink(missing_ok=True)
-        return Upload.from_row(row, duplicate=row["status"] in ("ingested", "refused"))
+        return _known(row, carrier)
     target = stored_file(store, digest)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +159,7 @@ def register_upload(
     with store.transaction() as db:
         row = db.execute("SELECT * FROM uploads WHERE sha256=?", (digest,)).fetchone()
         if row is not None:  # registered meanwhile by a concurrent caller
-            return Upload.from_row(row, duplicate=row["status"] in ("ingested", "refused"))
+            return _known(row, carrier)
         cur = db.execute(
             "INSERT INTO uploads (sha256, carrier, filename, size_bytes, source, uploaded_by,"
             " received_at, status) VALUES (?,?,?,?,?,?,?, 'received')",
@@ -150,7 +173,7 @@ def register_upload(
             new={"sha256": digest, "carrier": carrier, "filename": filename, "bytes": size},
         )
         row = db.execute("SELECT * FROM uploads WHERE id=?", (cur.lastrowid,)).fetchone()
-    return Upload.from_row(row)
+    return Upload.from_row(row, created=True)
 
 
 def _refuse(store: Store, upload_id: int, reason: str) -> None:

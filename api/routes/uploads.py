@@ -112,21 +112,13 @@ def _quick_check(store: Store, policy: Policy, path: Path, limit: int) -> str | 
 def _accept(
     store: Store, policy: Policy, received: ReceivedFile, principal: Principal, limit: int
 ) -> tuple[Upload, bool]:
-    """Register a received file; returns ``(upload, duplicate)``. Blocking: run in a thread."""
-    existing = find_upload_by_sha(store, received.sha256)
-    if existing is not None:
-        received.path.unlink(missing_ok=True)
-        if existing.carrier != principal.carrier:
-            raise ApiError(
-                409,
-                "conflict",
-                "these exact bytes were already uploaded for another carrier; an export holds "
-                "one carrier's scans, check that this is the right file",
-            )
-        if existing.status == "refused":
-            raise FileRefused(f"{existing.error} (refused before, as upload {existing.id})")
-        return existing, True
-    refusal = _quick_check(store, policy, received.path, limit)
+    """Register a received file; returns ``(upload, duplicate)``. Blocking: run in a thread.
+
+    The same-bytes rules are the ledger's (:func:`ingest.uploads.register_upload`): bytes on
+    record for another carrier are a conflict, already refused bytes are refused again.
+    """
+    known = find_upload_by_sha(store, received.sha256)
+    refusal = None if known else _quick_check(store, policy, received.path, limit)
     upload = register_upload(
         store,
         received.path,
@@ -141,8 +133,9 @@ def _accept(
         # Ingest now: it refuses the file the same way and records it (kept for audit).
         upload = ingest_upload(store, upload.id, policy, now=now_local())
     if upload.status == "refused":
-        raise FileRefused(f"{upload.error} (upload {upload.id})")
-    return upload, False
+        when = f"upload {upload.id}" if upload.created else f"refused before, as upload {upload.id}"
+        raise FileRefused(f"{upload.error} ({when})")
+    return upload, not upload.created
 
 
 def ingest_later(store: Store, policy: Policy, upload_id: int) -> None:

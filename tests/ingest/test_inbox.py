@@ -128,6 +128,22 @@ def test_same_bytes_under_two_names_in_one_pass_count_once(store: Store, policy:
     assert len(uploads(store)) == 1 and eligible(store) == 1
 
 
+def test_another_carriers_bytes_end_in_refused_and_count_for_nobody_else(
+    store: Store, policy: Policy
+) -> None:
+    """The same bytes dropped into YTO's folder after ZTO's: refused with the reason, and the
+    store is as before (a file is one carrier's upload, ever)."""
+    drop(store, "ZTO", "a.parquet")
+    run(store, policy)
+    before = store_state(store)
+    drop(store, "YTO", "a.parquet")
+    result = run(store, policy)
+    assert (result["ingested"], result["refused"]) == (0, 1)
+    assert store_state(store) == before and uploads(store) == [(1, "ZTO", "inbox", "ingested")]
+    reason = (inbox_dir(store) / "YTO" / "refused" / "a.parquet.reason.txt").read_text()
+    assert "cannot be an upload of YTO" in reason and "ZTO" not in reason
+
+
 def test_unknown_carrier_folder_is_refused_with_a_reason(store: Store, policy: Policy) -> None:
     drop(store, "NOPE", "a.parquet")
     result = run(store, policy)

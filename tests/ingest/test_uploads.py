@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from ingest.exceptions import FileRefused, StoreError
+from ingest.exceptions import FileRefused, StoreError, UploadConflict
 from ingest.store import Store
 from ingest.uploads import (
     STEPS,
@@ -350,3 +353,46 @@ def test_refused_file_is_recorded_and_answers_again_with_its_refusal(
 def _uploads(store: Store) -> list[dict[str, Any]]:
     with store.connect() as db:
         return [dict(r) for r in db.execute("SELECT * FROM uploads ORDER BY id")]
+
+
+def test_same_bytes_for_another_carrier_are_a_conflict_even_in_a_race(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes on record for ZTO never become YTO's upload, also when YTO's registration
+    started before ZTO's was recorded (the check inside the transaction catches it)."""
+    path = write_parquet(tmp_path / "monday.parquet", MONDAY)
+    first = register_upload(store, path, carrier="ZTO")
+    assert first.created and not first.duplicate
+    again = register_upload(store, path, carrier="ZTO")
+    assert (again.id, again.created) == (first.id, False)
+    with pytest.raises(UploadConflict, match="cannot be an upload of YTO") as caught:
+        register_upload(store, path, carrier="YTO")
+    assert "ZTO" not in str(caught.value) and str(first.id) not in str(caught.value)
+
+    # the race: YTO's first look finds nothing, then ZTO registers the same bytes before
+    # YTO's transaction; the look inside the transaction sees ZTO's row
+    other = write_parquet(tmp_path / "tuesday.parquet", MONDAY[:3])
+    real_connect = store.connect
+
+    class FirstLookMisses:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+            if "WHERE sha256=?" in sql:
+                register_upload(store, other, carrier="ZTO")
+                return self.db.execute("SELECT * FROM uploads WHERE 0")
+            return self.db.execute(sql, *args)
+
+    @contextlib.contextmanager
+    def connect() -> Iterator[Any]:
+        monkeypatch.setattr(store, "connect", real_connect)  # only the first look is raced
+        with real_connect() as db:
+            yield FirstLookMisses(db)
+
+    monkeypatch.setattr(store, "connect", connect)
+    with pytest.raises(UploadConflict, match="cannot be an upload of YTO"):
+        register_upload(store, other, carrier="YTO")
+    with store.connect() as db:
+        owners = db.execute("SELECT carrier FROM uploads ORDER BY id").fetchall()
+    assert [o[0] for o in owners] == ["ZTO", "ZTO"]
