@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -411,6 +412,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         store = Store(Path(args.data_dir)).init()
+    except (OSError, sqlite3.Error, IngestError) as exc:
+        print(
+            f"parcel-subsidy: cannot use {args.data_dir} as the data folder ({exc})",
+            file=sys.stderr,
+        )
+        return 2
+    try:
         policy = resolve_policy(store.root, args.policy)
         return int(args.func(args, store, policy))
     except (FileRefused, NotFoundError) as exc:

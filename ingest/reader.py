@@ -43,6 +43,14 @@ def _human(n: int) -> str:
     return str(n)
 
 
+def first_line(exc: BaseException) -> str:
+    """An error's first line, without control characters, at most 300 characters: what a
+    refusal quotes of a library's message (it must stay one line a person can read)."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return "".join(ch if ch.isprintable() else " " for ch in text).strip()[:300]
+
+
 def _map_columns(names: list[str]) -> dict[str, str]:
     """Map canonical name -> the file's column name; refuse missing or doubled columns."""
     mapping: dict[str, str] = {}
@@ -121,7 +129,9 @@ def _parquet_columns(
         meta = pq.ParquetFile(path).metadata
         schema = pq.read_schema(path)
     except Exception as exc:
-        raise FileRefused(f"the file is damaged and cannot be read as Parquet ({exc})") from None
+        raise FileRefused(
+            f"the file is damaged and cannot be read as Parquet ({first_line(exc)})"
+        ) from None
     uncompressed = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if uncompressed > max_uncompressed:
         raise FileTooLarge(
@@ -136,18 +146,88 @@ def _parquet_columns(
     return mapping, kinds, meta.num_rows
 
 
+#: Rows decoded at a time. The decoded size is added up batch by batch, so a file whose pages
+#: expand far beyond what its metadata says (long values in dictionary-encoded pages) is
+#: refused before it holds more than the limit and one batch in memory.
+_BATCH_ROWS = 65_536
+
+
+def _read_parquet(path: Path, columns: list[str], max_uncompressed: int) -> pa.Table:
+    # pyarrow, not pl.scan_parquet: it verifies page CRC checksums where the writer stored
+    # them (Polars silently decodes a corrupted page), and reads INT96 without overflow.
+    reader = pq.ParquetFile(path, page_checksum_verification=True, coerce_int96_timestamp_unit="us")
+    batches: list[pa.RecordBatch] = []
+    decoded = 0
+    for batch in reader.iter_batches(batch_size=_BATCH_ROWS, columns=columns, use_threads=True):
+        decoded += batch.nbytes
+        if decoded > max_uncompressed:
+            raise FileTooLarge(
+                f"the file decompresses to more than the limit of {_human(max_uncompressed)} "
+                "(its pages expand far beyond what its metadata says); split the export into "
+                "smaller files"
+            )
+        batches.append(batch)
+    if not batches:
+        raise FileRefused("the file has no data rows")
+    return pa.Table.from_batches(batches)
+
+
+def _valid_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A text or binary column as valid UTF-8 text: bytes that are not UTF-8 become U+FFFD,
+    so the row is judged on what can be read (a waybill with such bytes is a
+    ``bad_waybill``), its content is kept, and Polars never meets invalid text.
+    """
+    try:
+        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+            wide = pa.types.is_large_binary(column.type)
+            return column.cast(pa.large_string() if wide else pa.string())  # checks UTF-8
+        column.validate(full=True)  # pyarrow reads text without checking it
+        return column
+    except pa.ArrowInvalid:
+        pass
+    return pa.chunked_array(
+        [
+            pa.array(
+                [None if v is None else v.decode("utf-8", "replace") for v in chunk.to_pylist()],
+                pa.large_string(),
+            )
+            for chunk in column.cast(pa.large_binary()).chunks
+        ],
+        pa.large_string(),
+    )
+
+
+def _readable(table: pa.Table, kinds: dict[str, str], mapping: dict[str, str]) -> pa.Table:
+    """The table as Polars can take it whole: zoned timestamps in UTC (the same instants;
+    Polars knows no zone like ``-02:15``) and valid UTF-8 text."""
+    for canon, name in mapping.items():
+        index = table.schema.get_field_index(name)
+        column = table.column(index)
+        kind = kinds[canon]
+        if kind == "timestamp" and getattr(column.type, "tz", None):
+            column = column.cast(pa.timestamp(column.type.unit, "UTC"))
+        elif kind in ("string", "binary"):
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            column = _valid_text(column)
+        else:
+            continue
+        table = table.set_column(index, name, column)
+    return table
+
+
 def _open_parquet(path: Path, max_uncompressed: int) -> RawFile:
     mapping, kinds, rows = _parquet_columns(path, max_uncompressed)
-    # Read with pyarrow, not pl.scan_parquet: pyarrow verifies page CRC checksums where the
-    # writer stored them (Polars silently decodes a corrupted page), and reads INT96 without
-    # overflow. Only the mapped columns are read; the upload size limits bound the memory.
+    # Only the mapped columns are read; the upload size limits bound the memory.
     try:
-        table = pq.ParquetFile(
-            path, page_checksum_verification=True, coerce_int96_timestamp_unit="us"
-        ).read(columns=list(mapping.values()), use_threads=True)
+        table = _readable(
+            _read_parquet(path, list(mapping.values()), max_uncompressed), kinds, mapping
+        )
         frame = pl.from_arrow(table, rechunk=False)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    except FileRefused:
+        raise
+    except (Exception, pl.exceptions.PanicException) as exc:
+        first = first_line(exc)
         if "crypt" in first.lower():  # plaintext footer, encrypted columns: not damaged
             raise FileRefused(
                 f"the Parquet file is encrypted ({first}); export it without encryption"
@@ -157,7 +237,22 @@ def _open_parquet(path: Path, max_uncompressed: int) -> RawFile:
     return RawFile("parquet", _canonical_frame(frame.lazy(), mapping, kinds), rows)
 
 
+def _decodes(path: Path, encoding: str) -> bool:
+    """Whether the whole file is text in ``encoding`` (read in 1 MiB chunks)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _sniff_encoding(path: Path) -> str:
+    """``utf-8-sig`` or ``gb18030``: the whole file is checked, since a GBK export may hold
+    only ASCII in its first lines (Chinese names come later)."""
     with path.open("rb") as fh:
         sample = fh.read(_SNIFF_BYTES)
     if not sample.strip():
@@ -165,13 +260,8 @@ def _sniff_encoding(path: Path) -> str:
     if b"\x00" in sample:
         raise FileRefused("the file is neither Parquet nor CSV text (it holds binary data)")
     for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            # A sample holding the whole file must not end inside a character.
-            final = len(sample) < _SNIFF_BYTES
-            codecs.getincrementaldecoder(encoding)().decode(sample, final=final)
+        if _decodes(path, encoding):
             return encoding
-        except UnicodeDecodeError:
-            continue
     raise FileRefused("the file is neither Parquet nor CSV text in UTF-8 or GBK")
 
 

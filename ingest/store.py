@@ -417,12 +417,14 @@ def event_file_name(upload_id: int) -> str:
 
 
 def fsync_file(path: Path) -> None:
-    """Flush a written file to disk before a transaction refers to it."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Flush a written file, and the folder entry naming it, to disk before a transaction
+    refers to it (after a power cut, a listed file must exist)."""
+    for target in (path, path.parent):
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def timestamp() -> str:

@@ -29,7 +29,7 @@ from typing import Any
 import polars as pl
 
 from ingest.exceptions import FileRefused, StoreError, UploadConflict
-from ingest.reader import open_upload
+from ingest.reader import first_line, open_upload
 from ingest.schema import IDENTITY, REJECT_REASONS
 from ingest.store import FILE_SCHEMA, Store, event_file_name, fsync_file, timestamp
 from ingest.validate import REJECT_COLUMNS, accepted_events, rejected_rows, validate
@@ -153,6 +153,7 @@ def register_upload(
             shutil.copyfile(path, partial)
         fsync_file(partial)
         os.replace(partial, target)
+        fsync_file(target)  # the rename, too
     elif move:
         path.unlink(missing_ok=True)
     size = target.stat().st_size
@@ -305,8 +306,19 @@ def ingest_upload(
             hook("registered")
             try:
                 result = _ingest_locked(store, upload, policy, now, hook, written)
-            except FileRefused as exc:
-                _refuse(store, upload_id, str(exc))
+            except (FileRefused, pl.exceptions.PanicException) as exc:
+                # A panic of the engine on this file's content would fail every retry alike:
+                # the file is refused (and kept) instead of blocking the inbox forever.
+                for path in written:
+                    path.unlink(missing_ok=True)
+                written.clear()
+                reason = (
+                    str(exc)
+                    if isinstance(exc, FileRefused)
+                    else f"the file could not be processed ({first_line(exc)}); it is kept "
+                    "unchanged for audit"
+                )
+                _refuse(store, upload_id, reason)
                 result = get_upload(store, upload_id)
                 assert result is not None
         except BaseException:
@@ -349,8 +361,10 @@ def _ingest_locked(
         try:
             both = pl.collect_all([accepted_events(validated), rejected_rows(validated)])
         except (pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise FileRefused(f"the file is damaged and cannot be read ({first[:300]})") from None
+            why = first_line(exc)
+            if "more fields than defined" in why:  # Polars' words for a ragged CSV row
+                why = "a row has more fields than the header line"
+            raise FileRefused(f"the file is damaged and cannot be read ({why})") from None
         events, rejects = both
         rows_read = events.height + rejects.height
         if rows_read == 0:

@@ -86,6 +86,9 @@ def parse_scan_time(col: pl.Expr) -> pl.Expr:
         .str.replace(r"^(\d{4})/(\d{1,2})/(\d{1,2})", "${1}-${2}-${3}")
         .str.replace(r"^(\d{4}-\d{2}-\d{2})T", "${1} ")
         .str.replace(r"(?i)z$", "+00:00")
+        # ISO 8601 also allows an offset of hours alone (+08) and a time without seconds
+        .str.replace(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)([+-]\d{2})$", "${1}${2}:00")
+        .str.replace(r"^(\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2})([+-]\d{2}:?\d{2})?$", "${1}:00${2}")
     )
     has_offset = norm.str.contains(r"[+-]\d{2}:?\d{2}$")
     naive = norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
@@ -139,10 +142,14 @@ def validate(
     # The raw values are kept as read (typed); they become text only for the rejected rows
     # (rejected_rows), not for every row: formatting every timestamp as text was a third of
     # the validation time.
-    lf = raw.with_columns(
-        (pl.col(c) if c in names else pl.lit(None, dtype=pl.String)).alias(f"raw_{c}")
+    raw_values = {
+        c: pl.col(c) if c in names else pl.lit(None, dtype=pl.String)
         for c in (*TEXT_COLUMNS, "scan_time")
-    ).with_columns(
+    }
+    zone = getattr(schema.get("scan_time"), "time_zone", None)
+    if zone is not None:  # a zoned time is kept as the Asia/Shanghai time it is (same instant)
+        raw_values["scan_time"] = pl.col("scan_time").dt.convert_time_zone(TZ_NAME)
+    lf = raw.with_columns(expr.alias(f"raw_{c}") for c, expr in raw_values.items()).with_columns(
         _blank_to_null("raw_waybill_no").alias("waybill_no"),
         _blank_to_null("raw_site_code").alias("site_code"),
         _blank_to_null("raw_next_site_code").alias("next_site_code"),

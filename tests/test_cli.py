@@ -411,3 +411,13 @@ def test_killed_ingest_then_retry_equals_a_clean_run(
     served = json.loads(served_report(clean, load_policy(), "2023-05", as_of))
     assert json.loads(shown.stdout) == served
     assert served["carriers"] == report(clean, "2023-05", as_of)["carriers"]
+
+
+@pytest.mark.parametrize("data_dir", ["/proc/no-such-folder", "/etc/hostname"])
+def test_an_unusable_data_dir_is_one_line_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], data_dir: str
+) -> None:
+    assert cli.main(["--data-dir", data_dir, "report", "--month", "2023-05"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"parcel-subsidy: cannot use {data_dir} as the data folder")
+    assert err.count("\n") == 1

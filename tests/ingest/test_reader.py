@@ -228,7 +228,7 @@ SHAPES = [
     *(
         pytest.param(pyarrow_ts(unit, tz), "parquet", id=f"pyarrow-{unit}-{tz or 'naive'}")
         for unit in ("s", "ms", "us", "ns")
-        for tz in (None, "UTC", "Asia/Shanghai", "+08:00")
+        for tz in (None, "UTC", "Asia/Shanghai", "+08:00", "-02:15")
     ),
     pytest.param(int96, "parquet", id="pyarrow-int96"),
     *(
@@ -521,6 +521,56 @@ def test_file_that_would_decompress_over_the_limit_is_refused(
     assert "split the export" in message
 
 
+def test_pages_that_expand_beyond_their_metadata_are_refused_while_reading(
+    store: Store, policy: Policy, tmp_path: Path
+) -> None:
+    """One long value in a dictionary page, repeated: the metadata promises little, the
+    decoded rows are far more; reading stops at the limit instead of filling the memory."""
+    rows = [scan("W" * 1000, "depart", CENTER, cst(2023, 5, 1)) for _ in range(60_000)]
+    path = write_parquet(tmp_path / "expands.parquet", rows, compression="zstd")
+    meta = pq.ParquetFile(path).metadata
+    promised = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    limit = 20 * 2**20
+    assert promised < limit < 60_000 * 1000  # the metadata check cannot see it
+    tight = dataclasses.replace(policy, max_uncompressed_bytes=limit)
+    message = assert_refused(store, tight, path, match="decompresses to more than the limit")
+    assert "split the export" in message
+
+
+def _text_view(values: list[bytes | None]) -> pa.Array:
+    """Bytes labelled as UTF-8 text without any check (what a careless writer produces)."""
+    return pa.array(values, pa.binary()).view(pa.string())
+
+
+@pytest.mark.parametrize(
+    "as_text",
+    [pytest.param(_text_view, id="string-column"), pytest.param(pa.array, id="binary-column")],
+)
+def test_bytes_that_are_not_utf8_make_a_rejected_row_never_a_crash(
+    store: Store, policy: Policy, tmp_path: Path, as_text: Callable[[list[Any]], pa.Array]
+) -> None:
+    """Invalid UTF-8 in one waybill and one scan type: those rows are rejected with their
+    content (the bad bytes shown as U+FFFD), the others are stored."""
+    table = arrow_table(ROWS)
+    waybills = [r["waybill_no"].encode() for r in ROWS]
+    waybills[1] = b"7731\xff\xfe0001"
+    kinds = [r["scan_type"].encode() for r in ROWS]
+    kinds[2] = b"arr\xc3ive"
+    table = table.set_column(0, "waybill_no", as_text(waybills))
+    table = table.set_column(1, "scan_type", as_text(kinds))
+    path = tmp_path / "not-utf8.parquet"
+    pq.write_table(table, path)
+    upload = ingest_file(store, path, policy, carrier="ZTO", now=NOW)
+    assert (upload.status, upload.accepted, upload.rejected) == ("ingested", 2, 2)
+    assert upload.rejected_by_reason == {"bad_waybill": 1, "unknown_scan_type": 1}
+    with store.connect() as db:
+        kept = db.execute("SELECT row_no, waybill_no, scan_type FROM rejects ORDER BY row_no")
+        assert [tuple(r) for r in kept] == [
+            (2, "7731\ufffd\ufffd0001", "depart"),
+            (3, "7731000001", "arr\ufffdive"),
+        ]
+
+
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/parquet-testing is not present")
 def test_decompression_bomb_is_refused_from_metadata_alone(tmp_path: Path) -> None:
     """A 4 KB file that decompresses to 2 GB: refused before a byte of data is read."""
@@ -642,3 +692,18 @@ def test_hostile_parquet_file_is_refused_cleanly(
     assert list(store.events_dir.rglob("*")) == []
     again = ingest_file(store, hostile, policy, carrier="ZTO", now=NOW)
     assert (again.id, again.duplicate, again.error) == (upload.id, True, upload.error)
+
+
+def test_gbk_csv_whose_first_lines_are_ascii_is_read_as_gbk(
+    store: Store, policy: Policy, tmp_path: Path
+) -> None:
+    """The encoding is judged on the whole file: 100 KB of ASCII rows, then a Chinese site."""
+    lines = ["waybill_no,scan_type,site_code,scan_time"]
+    lines += [f"77310{i:05d},pickup,{OTHER},2023-05-01 08:00:00" for i in range(2500)]
+    lines.append("7731999999,揽收,济阳网点,2023-05-01 08:00:00")
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("\n".join(lines).encode("gbk"))
+    assert len(path.read_bytes().split("济".encode("gbk"))[0]) > 64 * 1024
+    upload = ingest_file(store, path, policy, carrier="ZTO", now=NOW)
+    assert (upload.status, upload.accepted) == ("ingested", 2501)
+    assert "济阳网点" in stored_events(store)["site_code"].to_list()

@@ -396,3 +396,41 @@ def test_same_bytes_for_another_carrier_are_a_conflict_even_in_a_race(
     with store.connect() as db:
         owners = db.execute("SELECT carrier FROM uploads ORDER BY id").fetchall()
     assert [o[0] for o in owners] == ["ZTO", "ZTO"]
+
+
+@pytest.mark.parametrize("step", [s for s in PRE_COMMIT if s != "registered"])
+def test_an_engine_panic_on_a_file_refuses_it_instead_of_failing_every_retry(
+    store: Store, tmp_path: Path, step: str
+) -> None:
+    """A panic of Polars (a BaseException, like a crash) on a file's content would repeat at
+    every retry: the upload is refused with the reason, nothing of it is stored."""
+    ingest_rows(store, MONDAY, name="monday.parquet")
+    before = store_state(store)
+    path = write_parquet(tmp_path / "tuesday.parquet", TUESDAY)
+    panic = crash_at(step, pl.exceptions.PanicException)
+    upload = ingest_file(store, path, _policy(), carrier="ZTO", now=NOW, on_step=panic)
+    assert (upload.status, upload.error) == (
+        "refused",
+        f"the file could not be processed ({step}); it is kept unchanged for audit",
+    )
+    after = store_state(store)
+    assert after.pop("uploads")[:-1] == before.pop("uploads")  # and the refusal, recorded
+    assert after == before
+    assert len(list(store.events_dir.rglob("*.parquet"))) == len(store.event_files())
+
+
+def test_a_csv_row_with_more_fields_than_the_header_is_said_so(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text(
+        "waybill_no,scan_type,site_code,scan_time\n"
+        "7731000001,depart,JY-DC-01,2023-05-01 10:00:00\n"
+        "7731000002,depart,JY-DC-01,2023-05-01 10:00:00,extra\n",
+        encoding="utf-8",
+    )
+    upload = ingest_file(store, path, _policy(), carrier="ZTO", now=NOW)
+    assert (upload.status, upload.error) == (
+        "refused",
+        "the file is damaged and cannot be read (a row has more fields than the header line)",
+    )

@@ -11,7 +11,7 @@ import pytest
 
 from ingest.store import Store
 from ingest.uploads import ingest_file
-from ingest.validate import accepted_events, rejected_rows, validate
+from ingest.validate import accepted_events, parse_scan_time, rejected_rows, validate
 from subsidy.policy import Policy
 from tests.factories import (
     CENTER,
@@ -338,3 +338,29 @@ def test_parquet_timestamp_rejects_keep_the_time(
 
 def _as_text(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("2023-05-01 10:00:00", (2023, 5, 1, 10, 0, 0), id="plain"),
+        pytest.param("2023-05-01T10:00:00", (2023, 5, 1, 10, 0, 0), id="iso-naive"),
+        pytest.param("2023-05-01T10:00", (2023, 5, 1, 10, 0, 0), id="iso-no-seconds"),
+        pytest.param("2023-05-01 10:00", (2023, 5, 1, 10, 0, 0), id="no-seconds"),
+        pytest.param("2023-05-01T02:00:00Z", (2023, 5, 1, 10, 0, 0), id="utc-Z"),
+        pytest.param("2023-05-01T10:00:00+08:00", (2023, 5, 1, 10, 0, 0), id="offset"),
+        pytest.param("2023-05-01T10:00:00+0800", (2023, 5, 1, 10, 0, 0), id="offset-no-colon"),
+        pytest.param("2023-05-01T10:00:00+08", (2023, 5, 1, 10, 0, 0), id="offset-hours"),
+        pytest.param("2023-05-01T02:00+00", (2023, 5, 1, 10, 0, 0), id="no-seconds-offset-hours"),
+        pytest.param("2023-05-01T03:30:00.5+01:30", (2023, 5, 1, 10, 0, 0, 500000), id="fraction"),
+        pytest.param("2023/5/1 10:00:00", (2023, 5, 1, 10, 0, 0), id="slashes"),
+        pytest.param("2023-05-01", None, id="date-alone-is-no-scan-time"),
+        pytest.param("10:00:00", None, id="time-alone"),
+        pytest.param("2023-05-01 25:00:00", None, id="hour-25"),
+    ],
+)
+def test_text_scan_times_in_iso_8601_forms(text: str, expected: tuple[int, ...] | None) -> None:
+    """Text times are read in every ISO 8601 form an export writes; a naive one is
+    Asia/Shanghai; what cannot be read is null (a ``bad_scan_time`` row)."""
+    parsed = pl.select(parse_scan_time(pl.lit(text)).alias("t")).item()
+    assert parsed == (None if expected is None else cst(*expected))
