@@ -163,6 +163,16 @@ def _domain(status: int, code: str):  # type: ignore[no-untyped-def]
     return handler
 
 
+def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The store's own message names files and folders of the server: logged, never sent.
+    logger.error("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        503,
+        "store_unavailable",
+        "the data store cannot be used right now; the error was logged, please retry in a moment",
+    )
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(
@@ -185,5 +195,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SiteRegistryError, _domain(422, "invalid_value"))
     app.add_exception_handler(FileTooLarge, _domain(413, "file_too_large"))
     app.add_exception_handler(FileRefused, _domain(422, "file_refused"))
-    app.add_exception_handler(StoreError, _domain(503, "store_unavailable"))
+    app.add_exception_handler(StoreError, _store_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -229,7 +229,7 @@ def live_report(
     sources = adjustment_sources(_closed_set(store), month)
     counts = month_counts(store, policy, [month, *sources], as_of, carrier=carrier)
     adjustments = _adjustments(counts, policy, sources, _baselines(store, sources), carrier)
-    doc = _assemble(counts, policy, month, as_of, center_awards(store), adjustments)
+    doc = _assemble(counts, policy, month, as_of, center_awards(store, as_of), adjustments)
     return doc if carrier is None else carrier_view(doc, carrier)
 
 
@@ -398,7 +398,7 @@ def summary(
     needed = sorted({*open_months, *(s for src in sources.values() for s in src)})
     counts = month_counts(store, policy, needed, as_of, carrier=carrier) if needed else None
     baselines = _baselines(store, sorted({s for src in sources.values() for s in src}))
-    awards = center_awards(store) if carrier is None else []
+    awards = center_awards(store, as_of) if carrier is None else []
     docs = []
     for m in months:
         frozen = frozen_report(store, m) if m in closed else None

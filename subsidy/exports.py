@@ -61,6 +61,19 @@ def _yuan(fen: int) -> Decimal:
     return Decimal(fen).scaleb(-2)
 
 
+#: What a spreadsheet reads as the start of a formula in a text cell.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_text(value: Any) -> Any:
+    """A text value a spreadsheet shows as text, never runs as a formula: text beginning
+    like a formula (``=HYPERLINK(...)`` in an uploaded cell) gets a leading apostrophe.
+    Numbers and ``None`` pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 # -- CSV --------------------------------------------------------------------------------------
 def _csv_line(values: Iterable[Any]) -> bytes:
     buf = io.StringIO()
@@ -108,8 +121,8 @@ def report_csv(doc: dict[str, Any]) -> bytes:
 def rejects_csv(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     """An upload's rejected rows as CSV lines (header first), values as they were read."""
     yield _csv_line(REJECT_COLUMNS)
-    for row in rows:
-        yield _csv_line(row.get(c) for c in REJECT_COLUMNS)
+    for row in rows:  # the values come from uploaded files: never formulas in Excel
+        yield _csv_line(inert_text(row.get(c)) for c in REJECT_COLUMNS)
 
 
 # -- XLSX -------------------------------------------------------------------------------------
@@ -167,7 +180,7 @@ def _head(ws: Any, row: int, col: int, labels: list[tuple[str, str]]) -> None:
 
 def _put(ws: Any, row: int, col: int, values: list[Any], formats: list[str | None]) -> None:
     for i, (value, fmt) in enumerate(zip(values, formats, strict=True)):
-        cell = ws.cell(row=row, column=col + i, value=value)
+        cell = ws.cell(row=row, column=col + i, value=inert_text(value))
         cell.border = _BOX
         if fmt:
             cell.number_format = fmt

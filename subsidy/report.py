@@ -84,13 +84,16 @@ def totals_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def center_awards(store: Store) -> list[dict[str, Any]]:
-    """Every recorded center award (SPEC §7), in fen and yuan."""
+def center_awards(store: Store, as_of: datetime) -> list[dict[str, Any]]:
+    """The center awards (SPEC §7) accredited by ``as_of``'s Asia/Shanghai date, in fen and
+    yuan (a look back shows no award accredited after it)."""
     with store.connect() as db:
         rows = db.execute(
             "SELECT a.site_code, s.name AS site_name, a.accredited_on, a.document_no,"
             " a.award_fen, a.status FROM center_awards a"
-            " LEFT JOIN sites s ON s.site_code = a.site_code ORDER BY a.id"
+            " LEFT JOIN sites s ON s.site_code = a.site_code"
+            " WHERE a.accredited_on <= ? ORDER BY a.id",
+            (to_local(as_of).date().isoformat(),),
         ).fetchall()
     return [{**dict(r), "award_yuan": fen_to_yuan(r["award_fen"])} for r in rows]
 
@@ -145,4 +148,4 @@ def monthly_report(
     month_bounds(month)  # validates the text
     # served from the stored results when they answer as_of (subsidy.results)
     counts = month_counts(store, policy, [month], as_of, carrier=carrier)
-    return assemble_report(counts, policy, month, as_of, center_awards(store))
+    return assemble_report(counts, policy, month, as_of, center_awards(store, as_of))

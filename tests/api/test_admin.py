@@ -187,3 +187,21 @@ def test_errors_share_one_shape_and_never_leak_a_trace(
         assert failed.json()["code"] == "internal_error"
         assert "secret internals" not in failed.text and "Traceback" not in failed.text
         assert "secret internals" in caplog.text
+
+
+def test_an_unusable_store_is_503_without_naming_the_servers_files(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Health answers 503 when the database cannot be opened; the path stays in the log."""
+    store = app.state.store
+    db_path = store.db_path
+    db_path.rename(db_path.with_suffix(".moved"))
+    db_path.mkdir()  # a folder where the database file was: SQLite cannot open it
+    with (
+        TestClient(app, raise_server_exceptions=False) as client,
+        caplog.at_level(logging.ERROR, logger="parcel_subsidy.api"),
+    ):
+        answer = client.get("/healthz")
+    assert answer.status_code == 503 and answer.json()["code"] == "store_unavailable"
+    assert str(store.root) not in answer.text and "sqlite" not in answer.text.lower()
+    assert str(db_path) in caplog.text

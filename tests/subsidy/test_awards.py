@@ -12,7 +12,8 @@ from ingest.store import Store
 from subsidy.awards import advance_award, get_award, list_awards, record_award
 from subsidy.exceptions import ConflictError, InvalidValueError, NotFoundError
 from subsidy.policy import Policy
-from tests.factories import CENTER, HUB, LATE_CENTER
+from subsidy.report import monthly_report
+from tests.factories import CENTER, HUB, LATE_CENTER, cst
 
 TODAY = date(2024, 1, 1)
 
@@ -108,3 +109,14 @@ def test_an_unknown_award_is_not_found(store: Store) -> None:
         get_award(store, 7)
     with pytest.raises(NotFoundError):
         advance_award(store, 7, "approved", actor="finance")
+
+
+def test_a_report_shows_the_awards_accredited_by_its_as_of(store: Store, policy: Policy) -> None:
+    """The award appears beside the subsidies from its accreditation date on (Asia/Shanghai);
+    a look back to before it shows none, and the program total follows."""
+    _record(store, policy, accredited_on=date(2023, 6, 10))
+    before = monthly_report(store, policy, "2023-05", cst(2023, 6, 9, 23, 59, 59))
+    on_the_day = monthly_report(store, policy, "2023-05", cst(2023, 6, 10))
+    assert (before["center_awards"], before["program_total_fen"]) == ([], 0)
+    assert [a["site_code"] for a in on_the_day["center_awards"]] == [CENTER]
+    assert on_the_day["program_total_fen"] == policy.award_cap_fen

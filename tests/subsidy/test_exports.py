@@ -158,3 +158,19 @@ def test_rejects_csv_keeps_values_as_read() -> None:
     parsed = list(csv.DictReader(io.StringIO(text)))
     assert parsed[0]["waybill_no"] == "a,b" and parsed[0]["scan_type"] == "发件"
     assert parsed[0]["site_code"] == ""
+
+
+def test_uploaded_text_never_becomes_a_formula_in_excel() -> None:
+    """A cell an operator wrote like a formula is shown as text in the rejects CSV and in
+    the workbook (a site name from the registry, too)."""
+    rows = [{"row_no": 1, "reason": "bad_waybill", "waybill_no": '=HYPERLINK("http://x")'}]
+    rows.append({"row_no": 2, "reason": "missing_field", "site_code": "@SUM(A1)"})
+    text = b"".join(rejects_csv(rows)).decode()
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert parsed[0]["waybill_no"] == '\'=HYPERLINK("http://x")'
+    assert parsed[1]["site_code"] == "'@SUM(A1)"
+    doc = _doc()
+    doc["center_awards"][0]["site_name"] = "=1+1"
+    cells = [c for r in _sheet(doc).iter_rows() for c in r]
+    assert not any(c.data_type == "f" for c in cells)
+    assert "'=1+1" in [c.value for c in cells]
