@@ -7,6 +7,7 @@ token per role, the app under a TestClient, and for the browser tests a live ser
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import socket
@@ -232,12 +233,17 @@ def live(tmp_path_factory: pytest.TempPathFactory, policy: Policy) -> Iterator[L
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium through Playwright; the tests skip when either is missing."""
+    """Headless Debian Chromium through Playwright; the tests skip when either is missing,
+    except in CI (``CI`` set), where .ci/run installs Chromium and a skip would hide that
+    the end-to-end tests did not run."""
     if not CHROMIUM.exists():
-        pytest.skip(
+        missing = (
             f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium "
             "chromium-driver; .ci/run does it) to run the browser tests"
         )
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
     )
