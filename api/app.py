@@ -17,7 +17,19 @@ from starlette.concurrency import run_in_threadpool
 
 import scheduler
 from api import console, errors
-from api.routes import audit, awards, health, jobs, months, parcels, reports, sites, tokens, uploads
+from api.routes import (
+    audit,
+    awards,
+    docs,
+    health,
+    jobs,
+    months,
+    parcels,
+    reports,
+    sites,
+    tokens,
+    uploads,
+)
 from api.settings import Settings
 from ingest.store import Store
 from subsidy.policy import resolve_policy
@@ -76,6 +88,8 @@ def create_app(
         summary="Courier scan logs in, parcel subsidies out, month by month.",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from local files by api.routes.docs, never from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -84,4 +98,5 @@ def create_app(
     for module in (health, uploads, reports, parcels, months, awards, sites, audit, jobs, tokens):
         app.include_router(module.router)
     app.include_router(console.router)  # the web console under /console/ (api/console)
+    docs.install(app)
     return app
