@@ -300,45 +300,16 @@ class Store:
         with self.connect() as db:
             return int(db.execute("SELECT value FROM meta WHERE key='store_version'").fetchone()[0])
 
-    def event_files(
-        self,
-        *,
-        carriers: list[str] | None = None,
-        months: list[str] | None = None,
-        version: int | None = None,
-    ) -> list[Path]:
-        """The committed event files, optionally only some carriers, months, or a snapshot."""
-        sql = "SELECT path FROM event_files WHERE 1=1"
-        args: list[object] = []
-        if version is not None:
-            sql += " AND store_version <= ? AND (retired_version IS NULL OR retired_version > ?)"
-            args += [version, version]
-        else:
-            sql += " AND retired_version IS NULL"
-        if carriers is not None:
-            sql += f" AND carrier IN ({','.join('?' * len(carriers))})"
-            args += carriers
-        if months is not None:
-            sql += f" AND month IN ({','.join('?' * len(months))})"
-            args += months
-        with self.connect() as db:
-            return [self.root / row[0] for row in db.execute(sql + " ORDER BY id", args)]
-
-    def event_file_ranges(
-        self,
-        *,
-        carriers: list[str] | None = None,
-        months: list[str] | None = None,
-        version: int | None = None,
+    @staticmethod
+    def _listed(
+        carriers: list[str] | None,
+        months: list[str] | None,
+        version: int | None,
         newer_than: int | None = None,
-    ) -> list[tuple[Path, int, int | None, int | None]]:
-        """Like :meth:`event_files`, with each file's store version and scan-time range.
-
-        Rows are ``(path, store_version, min_time_us, max_time_us)``; the times are
-        microseconds since the epoch (UTC), ``None`` for files listed before they were kept.
-        ``newer_than`` keeps only files committed after that store version.
-        """
-        sql = "SELECT path, store_version, min_time_us, max_time_us FROM event_files WHERE 1=1"
+    ) -> tuple[str, list[object]]:
+        """The ``WHERE`` clause (and its arguments) of the event files of a snapshot
+        (``version``; default: the current files), optionally only some carriers or months."""
+        sql = " WHERE 1=1"
         args: list[object] = []
         if version is not None:
             sql += " AND store_version <= ? AND (retired_version IS NULL OR retired_version > ?)"
@@ -354,11 +325,49 @@ class Store:
         if months is not None:
             sql += f" AND month IN ({','.join('?' * len(months))})"
             args += months
+        return sql, args
+
+    def event_files(
+        self,
+        *,
+        carriers: list[str] | None = None,
+        months: list[str] | None = None,
+        version: int | None = None,
+    ) -> list[Path]:
+        """The committed event files, optionally only some carriers, months, or a snapshot."""
+        where, args = self._listed(carriers, months, version)
+        with self.connect() as db:
+            rows = db.execute(f"SELECT path FROM event_files{where} ORDER BY id", args)
+            return [self.root / row[0] for row in rows]
+
+    def event_file_ranges(
+        self,
+        *,
+        carriers: list[str] | None = None,
+        months: list[str] | None = None,
+        version: int | None = None,
+        newer_than: int | None = None,
+    ) -> list[tuple[Path, int, int | None, int | None]]:
+        """Like :meth:`event_files`, with each file's store version and scan-time range.
+
+        Rows are ``(path, store_version, min_time_us, max_time_us)``; the times are
+        microseconds since the epoch (UTC), ``None`` for files listed before they were kept.
+        ``newer_than`` keeps only files committed after that store version.
+        """
+        where, args = self._listed(carriers, months, version, newer_than)
+        sql = f"SELECT path, store_version, min_time_us, max_time_us FROM event_files{where}"
         with self.connect() as db:
             return [
                 (self.root / row[0], int(row[1]), row[2], row[3])
                 for row in db.execute(sql + " ORDER BY id", args)
             ]
+
+    def carrier_rows(self, *, version: int | None = None) -> dict[str, int]:
+        """How many events each carrier has in a snapshot (default: the current files)."""
+        where, args = self._listed(None, None, version)
+        sql = f"SELECT carrier, SUM(rows) FROM event_files{where} GROUP BY carrier ORDER BY carrier"
+        with self.connect() as db:
+            return {row[0]: int(row[1]) for row in db.execute(sql, args)}
 
     def retired_since(self, version: int) -> bool:
         """Whether any event file was retired after store version ``version``."""

@@ -113,26 +113,40 @@ def fingerprint(policy: Policy, sites: pl.DataFrame) -> str:
     return digest.hexdigest()
 
 
+#: Events the rule takes in memory at once. A carrier with more is cut into shards of whole
+#: parcels (by a hash of the waybill; a parcel never spans carriers or shards), so peak
+#: memory follows this number, not the size of the store.
+SHARD_EVENTS = 4_000_000
+
+
+def carrier_shards(
+    store: Store, version: int | None = None, *, only: str | None = None
+) -> Iterator[tuple[str, int, pl.LazyFrame]]:
+    """``(carrier, shard, events)`` covering every stored event of a snapshot once; only
+    ``only``'s shards when given. Each shard holds whole parcels."""
+    for carrier, rows in store.carrier_rows(version=version).items():
+        if only is not None and carrier != only:
+            continue
+        events = store.scan_events(carriers=[carrier], version=version)
+        shards = -(-rows // SHARD_EVENTS)
+        if shards <= 1:
+            yield carrier, 0, events
+            continue
+        bucket = pl.col("waybill_no").hash(seed=0) % shards
+        for shard in range(shards):
+            yield carrier, shard, events.filter(bucket == shard)
+
+
 def _store_statuses(
     store: Store, sites: pl.DataFrame, policy: Policy, as_of: datetime, version: int, out: Path
 ) -> list[Path]:
-    """The rule over the whole snapshot, one carrier at a time (a parcel never spans
-    carriers), streamed to one Parquet file per carrier under ``out``."""
+    """The rule over the whole snapshot, one shard of one carrier at a time
+    (:func:`carrier_shards`), written to one Parquet file per shard under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    with store.connect() as db:
-        carriers = [
-            r[0]
-            for r in db.execute(
-                "SELECT DISTINCT carrier FROM event_files WHERE store_version <= ?"
-                " AND (retired_version IS NULL OR retired_version > ?) ORDER BY carrier",
-                (version, version),
-            )
-        ]
     paths = []
-    for carrier in carriers:
-        events = store.scan_events(carriers=[carrier], version=version)
-        path = out / f"carrier={carrier}.parquet"
-        # In-memory engine, one carrier at a time: see "Known issues" in benchmarks/README.md
+    for carrier, shard, events in carrier_shards(store, version):
+        path = out / f"carrier={carrier}-{shard:03d}.parquet"
+        # In-memory engine, one shard at a time: see "Known issues" in benchmarks/README.md
         # (a streaming run once dropped a hub arrival on its site's last active day).
         parcel_statuses(events, sites.lazy(), policy, as_of).collect().write_parquet(
             path, compression="zstd"
@@ -152,16 +166,15 @@ def compute_counts(
     """Counts straight from the events, nothing stored (the reference a refresh must equal)."""
     sites = load_sites(store).lazy()
     frames = []
-    with store.connect() as db:
-        carriers = [r[0] for r in db.execute("SELECT DISTINCT carrier FROM event_files")]
-    for code in sorted(carriers):
-        if carrier is not None and code != carrier:
-            continue
-        statuses = parcel_statuses(store.scan_events(carriers=[code]), sites, policy, as_of)
+    for _carrier, _shard, events in carrier_shards(store, only=carrier):
+        statuses = parcel_statuses(events, sites, policy, as_of)
         if months is not None:
             statuses = statuses.filter(pl.col("month").is_in(months))
         frames.append(counts_of(statuses).collect())
-    return _tidy(pl.concat(frames) if frames else pl.DataFrame(schema=COUNTS_SCHEMA))
+    if not frames:
+        return _tidy(pl.DataFrame(schema=COUNTS_SCHEMA))
+    shards = pl.concat(frames)  # a carrier's shards hold disjoint parcels: their sum
+    return _tidy(shards.group_by("month", "carrier").agg(pl.col(c).sum() for c in COUNT_COLUMNS))
 
 
 def _tidy(counts: pl.DataFrame) -> pl.DataFrame:

@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 from benchmarks.generate import generate
 from ingest.store import Store
 from ingest.uploads import ingest_file
-from subsidy import closing
+from subsidy import closing, results
 from subsidy.policy import Policy
 from subsidy.report import monthly_report
 from subsidy.results import compute_counts, current, refresh
@@ -172,3 +172,25 @@ def test_a_changed_sites_registry_rebuilds(tmp_path: Path, generated: Path, poli
         "eligible_parcels"
     ].to_list()
     assert current(store).seq > before.seq  # type: ignore[union-attr]
+
+
+def test_sharding_a_carrier_by_parcel_changes_no_figure(
+    tmp_path: Path, generated: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut into shards of a few hundred events (every carrier into several), the rule gives
+    the same counts, the same stored per-parcel statuses, and each parcel once."""
+    store = _store(tmp_path, generated, policy, ("2023-01", "2023-02"))
+    as_of = cst(2023, 3, 1)
+
+    def statuses(rs: results.ResultSet) -> pl.DataFrame:
+        parts = pl.scan_parquet([store.root / p for p in rs.parts]).collect()
+        return parts.sort("carrier", "waybill_no")
+
+    whole = compute_counts(store, policy, as_of)
+    unsharded = statuses(results.rebuild(store, policy, as_of))
+    monkeypatch.setattr(results, "SHARD_EVENTS", 500)
+    assert min(sum(1 for _ in results.carrier_shards(store, only=c)) for c in ("ZTO", "YTO")) > 3
+    assert_frame_equal(compute_counts(store, policy, as_of), whole)
+    sharded = results.rebuild(store, policy, as_of)
+    assert_frame_equal(sharded.counts, whole)
+    assert_frame_equal(statuses(sharded), unsharded)
