@@ -187,6 +187,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE event_files ADD COLUMN min_time_us INTEGER;
     ALTER TABLE event_files ADD COLUMN max_time_us INTEGER;
     """,
+    # How often an upload's ingestion failed on its content (not on the store or the disk):
+    # after MAX_FAILED_ATTEMPTS it is refused instead of being retried forever.
+    """
+    ALTER TABLE uploads ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -39,6 +39,8 @@ from subsidy.policy import Policy
 #: (raising or exiting there simulates a crash at that point).
 StepHook = Callable[[str], None]
 STEPS = ("registered", "validated", "files_written", "before_commit", "committed")
+#: Failed ingestions of an upload on its content before it is refused (see ingest_upload).
+MAX_FAILED_ATTEMPTS = 3
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Upload:
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     ingested_at: str | None = None
     store_version: int | None = None
+    failed_attempts: int = 0
     duplicate: bool = False
     #: Whether this call recorded the upload (false: the bytes were already on record).
     created: bool = field(default=False, compare=False)
@@ -321,13 +324,29 @@ def ingest_upload(
                 _refuse(store, upload_id, reason)
                 result = get_upload(store, upload_id)
                 assert result is not None
-        except BaseException:
+        except BaseException as exc:
             for path in written:
                 path.unlink(missing_ok=True)
+            # A failure on the file's content (not an interruption, nor the store or the disk
+            # failing) counts: after MAX_FAILED_ATTEMPTS the upload is refused with the error
+            # instead of being retried at every pass of the inbox job, forever.
+            counts = isinstance(exc, Exception) and not isinstance(
+                exc, (StoreError, OSError, sqlite3.Error)
+            )
             with store.connect() as db:
                 db.execute(
-                    "UPDATE uploads SET status='received' WHERE id=? AND status='ingesting'",
-                    (upload_id,),
+                    "UPDATE uploads SET status='received', failed_attempts=failed_attempts+?"
+                    " WHERE id=? AND status='ingesting'",
+                    (int(counts), upload_id),
+                )
+            failed = get_upload(store, upload_id)
+            if counts and failed is not None and failed.failed_attempts >= MAX_FAILED_ATTEMPTS:
+                _refuse(
+                    store,
+                    upload_id,
+                    f"the file could not be ingested in {failed.failed_attempts} attempts (last "
+                    f"error: {type(exc).__name__}: {first_line(exc)}); it is kept unchanged "
+                    "for audit",
                 )
             raise
         hook("committed")

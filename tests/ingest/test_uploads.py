@@ -17,6 +17,7 @@ from ingest.exceptions import FileRefused, StoreError, UploadConflict
 from ingest.store import Store
 from ingest.uploads import (
     STEPS,
+    Upload,
     get_upload,
     ingest_file,
     ingest_upload,
@@ -434,3 +435,32 @@ def test_a_csv_row_with_more_fields_than_the_header_is_said_so(
         "refused",
         "the file is damaged and cannot be read (a row has more fields than the header line)",
     )
+
+
+def test_an_upload_failing_on_its_content_is_refused_after_three_attempts(
+    store: Store, tmp_path: Path
+) -> None:
+    """Interruptions and store failures never count; the third content failure refuses it
+    (the inbox then moves the file to refused/ instead of retrying it at every pass)."""
+    path = write_parquet(tmp_path / "tuesday.parquet", TUESDAY)
+    upload = register_upload(store, path, carrier="ZTO")
+
+    def attempt(exc: type[BaseException]) -> Upload:
+        with pytest.raises(exc):
+            ingest_upload(store, upload.id, _policy(), now=NOW, on_step=crash_at("validated", exc))
+        found = get_upload(store, upload.id)
+        assert found is not None
+        return found
+
+    assert attempt(KeyboardInterrupt).failed_attempts == 0
+    assert attempt(StoreError).failed_attempts == 0
+    assert attempt(Crash).failed_attempts == 1
+    second = attempt(Crash)
+    assert (second.status, second.failed_attempts) == ("received", 2)
+    third = attempt(Crash)
+    assert (third.status, third.failed_attempts) == ("refused", 3)
+    assert third.error == (
+        "the file could not be ingested in 3 attempts (last error: Crash: validated); "
+        "it is kept unchanged for audit"
+    )
+    assert store.event_files() == [] and store.version() == 0
