@@ -54,8 +54,10 @@ from subsidy.timeutil import to_local
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RESULTS_DIR = "results"
 CURRENT = "current.json"
-#: More parts than this and a refresh rebuilds in full (reads stay cheap).
-MAX_PARTS = 24
+#: More incremental parts (``delta.parquet``, one per refresh) than this and a refresh
+#: rebuilds in full (reads stay cheap). The base parts, one per shard, do not count.
+MAX_DELTAS = 24
+DELTA_NAME = "delta.parquet"
 COUNT_COLUMNS = (
     "eligible_parcels",
     "subsidy_fen",
@@ -334,7 +336,7 @@ def refresh(store: Store, policy: Policy, as_of: datetime) -> ResultSet:
             or not same_inputs
             or as_of < rs.as_of
             or version < rs.store_version
-            or len(rs.parts) >= MAX_PARTS
+            or sum(Path(part).name == DELTA_NAME for part in rs.parts) >= MAX_DELTAS
             or store.retired_since(rs.store_version)
         ):
             return _rebuild_locked(store, policy, as_of, rs)
@@ -410,7 +412,7 @@ def _refresh_locked(
     folder = _dir(store) / f"s{seq:06d}"
     folder.mkdir(parents=True, exist_ok=True)
     # the previous set's parts are immutable: the new set lists them again, plus its delta
-    delta_path = folder / "delta.parquet"
+    delta_path = folder / DELTA_NAME
     new_rows.write_parquet(delta_path, compression="zstd")
     pending_all = _pending_of(new_rows.lazy()).collect()
     pending_path = folder / "pending.parquet"

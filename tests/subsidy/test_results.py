@@ -194,3 +194,21 @@ def test_sharding_a_carrier_by_parcel_changes_no_figure(
     sharded = results.rebuild(store, policy, as_of)
     assert_frame_equal(sharded.counts, whole)
     assert_frame_equal(statuses(sharded), unsharded)
+
+
+def test_many_shards_still_refresh_incrementally(
+    tmp_path: Path, generated: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store cut into more shards than results.MAX_DELTAS still refreshes by adding one
+    delta part after an upload (only refresh deltas count toward a rebuild)."""
+    monkeypatch.setattr(results, "SHARD_EVENTS", 100)
+    store = _store(tmp_path, generated, policy, ("2023-01",))
+    base = results.rebuild(store, policy, cst(2023, 1, 31, 12))
+    assert len(base.parts) > results.MAX_DELTAS
+    _upload(
+        store, "day1.parquet", [scan("ZT99000001", "depart", CENTER, cst(2023, 1, 31, 20))], policy
+    )
+    _assert_refresh_equals_rebuild(store, policy, cst(2023, 2, 1, 12))
+    after = current(store)
+    assert after is not None and after.parts[:-1] == base.parts
+    assert Path(after.parts[-1]).name == results.DELTA_NAME
