@@ -438,21 +438,28 @@ def _scan(files: list[Path]) -> pl.LazyFrame:
 
 
 def _latest_rows(store: Store, parts: tuple[str, ...], parcels: pl.DataFrame) -> pl.DataFrame:
-    """The newest stored status row of each of ``parcels`` (parcels without one are absent)."""
+    """The newest stored status row of each of ``parcels`` (parcels without one are absent).
+
+    Part by part, the waybills are looked up first (a filter the Parquet reader applies while
+    reading), so memory follows the parcels asked for, not the parts' size.
+    """
     if not parts or parcels.height == 0:
         return pl.DataFrame(schema=STATUS_SCHEMA)
-    frames = [
-        pl.scan_parquet(store.root / part).with_columns(pl.lit(i).alias("_part"))
+    waybills = parcels["waybill_no"].unique().implode()
+    found = [
+        pl.scan_parquet(store.root / part)
+        .filter(pl.col("waybill_no").is_in(waybills))
+        .join(parcels.lazy(), on=PARCEL, how="semi")
+        .with_columns(pl.lit(i).alias("_part"))
+        .collect()
         for i, part in enumerate(parts)
     ]
     return (
-        pl.concat(frames)
-        .join(parcels.lazy(), on=PARCEL, how="semi")
+        pl.concat(found)
         .sort("_part")
-        .group_by(PARCEL)
+        .group_by(PARCEL, maintain_order=True)
         .last()
         .select(STATUS_SCHEMA.names())
-        .collect(engine="streaming")
     )
 
 
