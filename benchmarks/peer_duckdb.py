@@ -33,6 +33,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
+from benchmarks.peak import own_peak_rss
 from subsidy.policy import Policy, load_policy
 from subsidy.timeutil import TZ_NAME, now_local, parse_instant, to_local
 
@@ -203,7 +204,11 @@ def main(argv: list[str] | None = None) -> None:
     counts = peer_counts(
         a.input, load_policy(a.policy), parse_instant(a.as_of), now=now_local(), threads=a.threads
     )
-    doc = {"seconds": round(time.perf_counter() - t0, 3), "counts": counts}
+    doc = {
+        "seconds": round(time.perf_counter() - t0, 3),
+        "counts": counts,
+        "peak_rss_bytes": own_peak_rss(),
+    }
     text = json.dumps(doc, ensure_ascii=False)
     if a.out:
         a.out.write_text(text + "\n", encoding="utf-8")

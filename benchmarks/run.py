@@ -18,6 +18,7 @@ Data lives under ``--root`` (default ``$PARCEL_BENCH_DIR`` or ``/tmp/parcel-benc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -69,6 +70,10 @@ def measure(cmd: list[str], *, label: str) -> Measured:
         out.seek(0)
         err.seek(0)
         result = Measured(seconds, usage.ru_maxrss * 1024, out.read(), err.read())
+    # The child's own high-water mark when it reports one (benchmarks.worker.own_peak_rss):
+    # wait4's ru_maxrss carries this (large) parent's peak into the child across exec.
+    with contextlib.suppress(ValueError, IndexError, AttributeError, TypeError):
+        result.peak_rss = int(result.json()["peak_rss_bytes"])
     print(
         f"[bench] {label}: {seconds:.2f} s, peak RSS {result.peak_rss / 2**30:.2f} GiB",
         file=sys.stderr,

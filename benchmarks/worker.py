@@ -23,6 +23,7 @@ from typing import Any
 
 import polars as pl
 
+from benchmarks.peak import own_peak_rss
 from ingest.store import Store
 from ingest.uploads import ingest_file
 from subsidy.policy import resolve_policy
@@ -118,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         "rebuild": cmd_rebuild,
         "floor": cmd_floor,
     }[a.command](a)
+    out["peak_rss_bytes"] = own_peak_rss()
     sys.stdout.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")
 
 
