@@ -60,7 +60,11 @@ class Measured:
 
 
 def measure(cmd: list[str], *, label: str) -> Measured:
-    """Run ``cmd``; its wall time and its own peak RSS (``wait4``), or raise with its stderr."""
+    """Run ``cmd``; its wall time and its own peak RSS, or raise with its stderr.
+
+    The peak is the one the child reports (``peak_rss_bytes`` in its JSON line, see
+    :mod:`benchmarks.peak`), else ``wait4``'s ``ru_maxrss``.
+    """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err)
@@ -72,7 +76,7 @@ def measure(cmd: list[str], *, label: str) -> Measured:
         result = Measured(seconds, usage.ru_maxrss * 1024, out.read(), err.read())
     # The child's own high-water mark when it reports one (benchmarks.worker.own_peak_rss):
     # wait4's ru_maxrss carries this (large) parent's peak into the child across exec.
-    with contextlib.suppress(ValueError, IndexError, AttributeError, TypeError):
+    with contextlib.suppress(ValueError, IndexError, KeyError, AttributeError, TypeError):
         result.peak_rss = int(result.json()["peak_rss_bytes"])
     print(
         f"[bench] {label}: {seconds:.2f} s, peak RSS {result.peak_rss / 2**30:.2f} GiB",
