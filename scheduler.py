@@ -6,8 +6,9 @@ Jobs, by the id ``GET /v1/jobs`` shows::
                    ingest.inbox.ingest_inbox, then ingest.inbox.ingest_received
     monthly_draft  the 1st of each month at 02:00 Asia/Shanghai:
                    subsidy.drafts.write_monthly_draft of the previous month, as of the run
-    store_upkeep   daily at 03:30 Asia/Shanghai: ingest.upkeep.clean_store, and the job
-                   history older than HISTORY_DAYS is dropped
+    store_upkeep   daily at 03:30 Asia/Shanghai: ingest.upkeep.clean_store, then
+                   ingest.upkeep.compact_store and subsidy.results.adopt_compaction, and the
+                   job history older than HISTORY_DAYS is dropped
 
 How the guarantees are kept (APScheduler 3, in-memory job store: the jobs are rebuilt at every
 start, the history lives in the store's ``job_runs`` table):
@@ -54,9 +55,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from ingest.inbox import DEFAULT_SETTLE, ingest_inbox, ingest_received
 from ingest.store import Store
-from ingest.upkeep import clean_store
+from ingest.upkeep import clean_store, compact_store
 from subsidy.drafts import previous_month, write_monthly_draft
 from subsidy.policy import Policy, resolve_policy
+from subsidy.results import adopt_compaction
 from subsidy.timeutil import TZ, now_local
 
 INBOX_INGEST, MONTHLY_DRAFT, STORE_UPKEEP = "inbox_ingest", "monthly_draft", "store_upkeep"
@@ -94,7 +96,14 @@ def _monthly_draft(ctx: RunContext) -> dict[str, Any]:
 
 def _store_upkeep(ctx: RunContext) -> dict[str, Any]:
     cleaned = clean_store(ctx.store, now=ctx.now)
-    return {**cleaned, "job_runs_dropped": _drop_runs_before(ctx.store, ctx.now)}
+    compacted = compact_store(ctx.store, now=ctx.now)
+    carried = adopt_compaction(ctx.store, compacted)
+    return {
+        **cleaned,
+        **compacted,
+        "results_carried_over": carried,
+        "job_runs_dropped": _drop_runs_before(ctx.store, ctx.now),
+    }
 
 
 #: Each job: what it runs, and what it does in a few words (shown by ``GET /v1/jobs``).

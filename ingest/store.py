@@ -192,6 +192,31 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE uploads ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0;
     """,
+    # Compaction (ingest.upkeep.compact_store): a compacted file holds the events of many
+    # uploads (its upload_id is NULL; each event row keeps its own upload_id and row_no), and
+    # a retired file is deleted some time after its retirement (retired_at).
+    """
+    CREATE TABLE event_files_v6 (
+        id INTEGER PRIMARY KEY,
+        upload_id INTEGER REFERENCES uploads (id),
+        carrier TEXT NOT NULL,
+        month TEXT NOT NULL,
+        path TEXT NOT NULL UNIQUE,
+        rows INTEGER NOT NULL,
+        store_version INTEGER NOT NULL,
+        retired_version INTEGER,
+        min_time_us INTEGER,
+        max_time_us INTEGER,
+        retired_at TEXT
+    );
+    INSERT INTO event_files_v6 (id, upload_id, carrier, month, path, rows, store_version,
+                                retired_version, min_time_us, max_time_us)
+        SELECT id, upload_id, carrier, month, path, rows, store_version, retired_version,
+               min_time_us, max_time_us FROM event_files;
+    DROP TABLE event_files;
+    ALTER TABLE event_files_v6 RENAME TO event_files;
+    CREATE INDEX event_files_part ON event_files (carrier, month);
+    """,
 )
 
 

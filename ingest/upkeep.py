@@ -11,10 +11,14 @@ Uploads left ``ingesting`` go back to ``received`` (Store.recover), to be ingest
 age rule spares what a live process is still writing outside the writer lock (an API upload
 streaming into ``tmp/``).
 
-Not done here: compacting a partition's small event files into one. The manifest can express
-it (``retired_version``), but a retired file may only be deleted once no closed month's store
-version (``closed_months.store_version``) reads it and no reader holds the file list from
-before the compaction; until a store has enough uploads to need it, compaction stays out.
+What :func:`compact_store` does, under the writer lock: every partition (carrier, month) with
+at least ``COMPACT_FROM_FILES`` current event files (one per upload that touched it: daily
+exports make ~30 a month) is rewritten as one file, in the stored order, holding the same
+events (each keeps its ``upload_id`` and ``row_no``), committed as a new store version that
+retires the old files in the same transaction. Readers that listed the old files keep reading
+them: a retired file is deleted only ``RETIRED_GRACE`` after its retirement, and never while a
+closed month's store version (``closed_months.store_version``) is a snapshot that lists it,
+so every closed month stays reproducible from the files it was computed from.
 """
 
 from __future__ import annotations
@@ -24,9 +28,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ingest.store import Store
+import polars as pl
+
+from ingest.store import FILE_SCHEMA, Store, fsync_file
+from ingest.uploads import STORED_ORDER
+from subsidy.timeutil import to_local
 
 DEFAULT_MAX_AGE = timedelta(days=1)
+#: A partition with at least this many current event files is compacted into one.
+COMPACT_FROM_FILES = 8
+#: How long a retired event file is kept for readers that listed it before its retirement.
+RETIRED_GRACE = timedelta(hours=1)
 
 
 def _older(path: Path, limit: float) -> bool:
@@ -58,3 +70,120 @@ def clean_store(
         "unlisted_event_files": [str(p.relative_to(store.root)) for p in events],
         "stale_tmp": [str(p.relative_to(store.root)) for p in stale],
     }
+
+
+def compact_store(
+    store: Store, *, now: datetime, from_files: int = COMPACT_FROM_FILES
+) -> dict[str, Any]:
+    """Compact the partitions holding ``from_files`` files or more, then delete the retired
+    files nobody needs any more (see the module doc). Returns what was done: the store
+    versions before and after (equal when nothing was compacted), the partitions compacted
+    with their file counts, and the retired files deleted.
+    """
+    with store.writer_lock():
+        store.recover()
+        before = store.version()
+        with store.connect() as db:
+            crowded = db.execute(
+                "SELECT carrier, month, COUNT(*) FROM event_files WHERE retired_version IS NULL"
+                " GROUP BY carrier, month HAVING COUNT(*) >= ? ORDER BY carrier, month",
+                (from_files,),
+            ).fetchall()
+        after = before + 1 if crowded else before
+        written: list[tuple[str, str, Path, int, int, int, list[Path]]] = []
+        try:
+            for carrier, month, _count in crowded:
+                written.append(_compact_partition(store, carrier, month, after))
+            if written:
+                _commit_compaction(store, before, after, written, now)
+        except BaseException:
+            for *_, target, _rows, _lo, _hi, _old in written:
+                target.unlink(missing_ok=True)
+            raise
+        deleted = _delete_retired(store, now)
+    return {
+        "from_version": before,
+        "to_version": after,
+        "compacted": [
+            {"carrier": c, "month": m, "files": len(old), "rows": rows}
+            for c, m, _t, rows, _lo, _hi, old in written
+        ],
+        "retired_files_deleted": [str(p.relative_to(store.root)) for p in deleted],
+    }
+
+
+def _compact_partition(
+    store: Store, carrier: str, month: str, version: int
+) -> tuple[str, str, Path, int, int, int, list[Path]]:
+    old = store.event_files(carriers=[carrier], months=[month])
+    target = old[0].with_name(f"c{version:08d}.parquet")
+    events = (
+        pl.scan_parquet(old, glob=False, schema=FILE_SCHEMA)
+        .sort(*STORED_ORDER, "upload_id", "row_no")
+        .collect()
+    )
+    events.write_parquet(target, compression="zstd", statistics=True, row_group_size=256_000)
+    fsync_file(target)
+    t = pl.col("scan_time").dt.epoch("us")
+    lo, hi = events.select(t.min().alias("lo"), t.max().alias("hi")).row(0)
+    return carrier, month, target, events.height, lo, hi, old
+
+
+def _commit_compaction(
+    store: Store,
+    before: int,
+    after: int,
+    written: list[tuple[str, str, Path, int, int, int, list[Path]]],
+    now: datetime,
+) -> None:
+    with store.transaction() as db:
+        current = int(db.execute("SELECT value FROM meta WHERE key='store_version'").fetchone()[0])
+        if current != before:  # cannot happen under the writer lock; refuse to guess
+            raise RuntimeError(f"store version moved from {before} to {current} meanwhile")
+        db.execute("UPDATE meta SET value=? WHERE key='store_version'", (str(after),))
+        stamp = to_local(now).isoformat(timespec="seconds")
+        for carrier, month, target, rows, lo, hi, old in written:
+            db.execute(
+                "INSERT INTO event_files (upload_id, carrier, month, path, rows, min_time_us,"
+                " max_time_us, store_version) VALUES (NULL,?,?,?,?,?,?,?)",
+                (carrier, month, str(target.relative_to(store.root)), rows, lo, hi, after),
+            )
+            db.executemany(
+                "UPDATE event_files SET retired_version=?, retired_at=? WHERE path=?",
+                [(after, stamp, str(p.relative_to(store.root))) for p in old],
+            )
+        store.audit(
+            db,
+            "upkeep",
+            "store.compacted",
+            f"store_version:{after}",
+            old={"store_version": before},
+            new={
+                "store_version": after,
+                "partitions": [
+                    {"carrier": c, "month": m, "files": len(old), "rows": rows}
+                    for c, m, _t, rows, _lo, _hi, old in written
+                ],
+            },
+        )
+
+
+def _delete_retired(store: Store, now: datetime) -> list[Path]:
+    """Delete retired files past the grace period that no closed month's snapshot lists."""
+    limit = now - RETIRED_GRACE
+    with store.transaction() as db:
+        rows = db.execute(
+            "SELECT f.id, f.path, f.retired_at FROM event_files f"
+            " WHERE f.retired_version IS NOT NULL AND NOT EXISTS ("
+            "   SELECT 1 FROM closed_months c WHERE c.store_version >= f.store_version"
+            "   AND c.store_version < f.retired_version)"
+        ).fetchall()
+        gone = [
+            (r["id"], store.root / r["path"])
+            for r in rows
+            if r["retired_at"] is None or datetime.fromisoformat(r["retired_at"]) <= limit
+        ]
+        db.executemany("DELETE FROM event_files WHERE id=?", [(i,) for i, _ in gone])
+    for _, path in gone:  # after the commit: a crash in between leaves unlisted debris only
+        path.unlink(missing_ok=True)
+    return [path for _, path in gone]

@@ -31,6 +31,7 @@ rebuilds.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -498,6 +499,22 @@ def _patch(counts: pl.DataFrame, minus: pl.DataFrame, plus: pl.DataFrame) -> pl.
 
 
 # -- serving --------------------------------------------------------------------------------
+def adopt_compaction(store: Store, compaction: dict[str, Any]) -> bool:
+    """After :func:`ingest.upkeep.compact_store`, which rewrites files but changes no event,
+    the result set of the version before holds for the version after: say so, instead of
+    letting the next report rebuild everything. Returns whether the set was carried over.
+    """
+    before, after = compaction["from_version"], compaction["to_version"]
+    if before == after:
+        return False
+    with _lock(store):
+        rs = current(store)
+        if rs is None or rs.store_version != before:
+            return False
+        _save(store, dataclasses.replace(rs, store_version=after))
+    return True
+
+
 def month_counts(
     store: Store,
     policy: Policy,

@@ -18,13 +18,14 @@ import pytest
 import scheduler
 from ingest.inbox import inbox_dir
 from ingest.store import Store
+from subsidy import results
 from subsidy.closing import served_report
 from subsidy.drafts import reports_dir
 from subsidy.exports import report_csv, report_xlsx
 from subsidy.policy import Policy
 from subsidy.report import monthly_report
 from subsidy.timeutil import TZ
-from tests.factories import NOW, cst, parcel, write_parquet
+from tests.factories import NOW, cst, ingest_rows, parcel, write_parquet
 
 JUNE_1ST_2AM = cst(2023, 6, 1, 2)
 
@@ -205,6 +206,31 @@ def test_upkeep_drops_history_older_than_the_kept_days(store: Store, policy: Pol
     run = scheduler.run_job(store, policy, scheduler.STORE_UPKEEP, now=NOW)
     assert run["detail"]["job_runs_dropped"] == 1
     assert history(store, scheduler.INBOX_INGEST) == []
+
+
+def test_upkeep_compacts_daily_files_and_keeps_the_stored_results(
+    store: Store, policy: Policy
+) -> None:
+    """Nine daily exports of May become one file; the stored results carry over to the new
+    store version (the next report is served, not rebuilt) with the same figures."""
+    for day in range(1, 10):
+        ingest_rows(store, parcel(f"ZT80000{day:05d}", cst(2023, 5, day, 10)), name=f"{day}.pq")
+    may = monthly_report(store, policy, "2023-05", NOW)
+    served = results.current(store)
+    assert served is not None
+
+    run = scheduler.run_job(store, policy, scheduler.STORE_UPKEEP, now=NOW)
+
+    assert run["outcome"] == "ok" and run["detail"]["results_carried_over"] is True
+    assert run["detail"]["compacted"] == [
+        {"carrier": "ZTO", "month": "2023-05", "files": 9, "rows": 27}
+    ]
+    assert len(store.event_files()) == 1
+    carried = results.current(store)
+    assert carried is not None
+    assert (carried.store_version, carried.seq) == (store.version(), served.seq)
+    assert monthly_report(store, policy, "2023-05", NOW) == may
+    assert results.current(store).seq == served.seq  # type: ignore[union-attr]
 
 
 def test_unknown_job_is_refused_with_the_known_ones(store: Store, policy: Policy) -> None:

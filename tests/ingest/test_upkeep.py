@@ -6,10 +6,25 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+from polars.testing import assert_frame_equal
+
+from ingest import upkeep
 from ingest.store import Store
-from ingest.upkeep import clean_store
+from ingest.upkeep import RETIRED_GRACE, clean_store, compact_store
 from ingest.uploads import get_upload, register_upload
-from tests.factories import NOW, cst, ingest_rows, parcel, write_parquet
+from subsidy.closing import close_month
+from subsidy.policy import Policy
+from tests.factories import (
+    NOW,
+    cst,
+    ingest_rows,
+    parcel,
+    report,
+    store_state,
+    stored_events,
+    write_parquet,
+)
 
 
 def aged(path: Path, age: timedelta) -> Path:
@@ -89,3 +104,81 @@ def test_recovery_before_an_ingest_looks_only_at_uploads_left_ingesting(store: S
     with store.writer_lock():
         assert store.recover(sweep=True) == [stray]
     assert committed.exists()
+
+
+def _daily_exports(store: Store, days: int, month: int = 5) -> None:
+    """``days`` daily ZTO exports of a 2023 month, each repeating the day before's last scans."""
+    for day in range(1, days + 1):
+        rows = parcel(f"ZT7{month:02d}00{day:05d}", cst(2023, month, day, 10))
+        if day > 1:  # the overlap real exports have
+            rows += parcel(f"ZT7{month:02d}00{day - 1:05d}", cst(2023, month, day - 1, 10))[-2:]
+        ingest_rows(store, rows, name=f"zto-2023-{month:02d}-{day:02d}.parquet")
+
+
+def test_compaction_rewrites_a_crowded_partition_as_one_file_with_the_same_events(
+    store: Store,
+) -> None:
+    """Ten daily uploads of May make ten files; compaction leaves one, holding the same events
+    (with their upload and row), as a new store version; reports do not change."""
+    _daily_exports(store, 10)
+    events, may = stored_events(store), report(store, "2023-05", NOW)
+    assert len(store.event_files(months=["2023-05"])) == 10
+    before = store.version()
+
+    done = compact_store(store, now=NOW)
+
+    assert (done["from_version"], done["to_version"]) == (before, before + 1)
+    assert done["compacted"] == [{"carrier": "ZTO", "month": "2023-05", "files": 10, "rows": 30}]
+    (compacted,) = store.event_files(months=["2023-05"])
+    assert compacted.name == f"c{before + 1:08d}.parquet"
+    assert_frame_equal(stored_events(store), events)
+    assert report(store, "2023-05", NOW) == may
+    assert len(store.event_files(months=["2023-05"], version=before)) == 10  # the old snapshot
+    assert done["retired_files_deleted"] == []  # readers may still hold them: not yet
+    # the next daily upload de-duplicates against the compacted file
+    again = ingest_rows(store, parcel("ZT7050000010", cst(2023, 5, 10, 10)), name="dup.parquet")
+    assert (again.accepted, again.duplicates) == (0, 3)
+
+
+def test_retired_files_go_after_the_grace_period_unless_a_closed_month_needs_them(
+    store: Store, policy: Policy
+) -> None:
+    _daily_exports(store, 9)
+    close_month(store, policy, "2023-05", actor="finance", now=NOW)  # pins this snapshot
+    pinned = store.version()
+    compact_store(store, now=NOW)
+    later = compact_store(store, now=NOW + RETIRED_GRACE + timedelta(seconds=1))
+    assert later["retired_files_deleted"] == [] and len(store.event_files(version=pinned)) == 9
+
+    _daily_exports(store, 8, month=6)
+    june = compact_store(store, now=NOW + timedelta(days=1))
+    assert [p["month"] for p in june["compacted"]] == ["2023-06"]
+    old = store.event_files(months=["2023-06"], version=june["from_version"])
+    late = NOW + timedelta(days=1) + RETIRED_GRACE
+    gone = compact_store(store, now=late)["retired_files_deleted"]
+    assert sorted(gone) == sorted(str(p.relative_to(store.root)) for p in old)
+    assert not any(p.exists() for p in old)
+    assert all(p.exists() for p in store.event_files())
+    assert len(store.event_files(version=pinned)) == 9  # May's snapshot is still whole
+
+
+def test_a_partition_with_few_files_is_left_alone(store: Store) -> None:
+    _daily_exports(store, 3)
+    done = compact_store(store, now=NOW)
+    assert done["from_version"] == done["to_version"] and done["compacted"] == []
+    assert len(store.event_files()) == 3
+
+
+def test_a_crash_during_compaction_leaves_the_store_as_it_was(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _daily_exports(store, 8)
+    state = store_state(store)
+
+    def crash(*_args: object) -> None:
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(upkeep, "_commit_compaction", crash)
+    with pytest.raises(RuntimeError):
+        compact_store(store, now=NOW)
+    assert store_state(store) == state  # the compacted file written was removed
