@@ -97,6 +97,6 @@ def create_app(
     errors.install(app)
     for module in (health, uploads, reports, parcels, months, awards, sites, audit, jobs, tokens):
         app.include_router(module.router)
-    app.include_router(console.router)  # the web console under /console/ (api/console)
+    console.install(app)  # the web console under /console/ (api/console)
     docs.install(app)
     return app

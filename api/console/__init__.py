@@ -19,17 +19,27 @@ page                        who                                  module
 /console/audit              finance, auditor, admin              :mod:`.records`
 ==========================  ===================================  ==========================
 
-:mod:`api.app` mounts :data:`router`.
+:mod:`api.app` calls :func:`install`.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from api.console import assets, auth, parcels, records, reports, uploads
+from api.console.figures import FigureCache
+from api.console.session import SessionStore
 
 router = APIRouter(tags=["console"])
 for _module in (auth, reports, uploads, parcels, records, assets):
     router.include_router(_module.router)
 
-__all__ = ["router"]
+
+def install(app: FastAPI) -> None:
+    """Mount the console on ``app`` with its session store and figure cache (per app)."""
+    app.state.console_sessions = SessionStore()
+    app.state.console_figures = FigureCache()
+    app.include_router(router)
+
+
+__all__ = ["install", "router"]

@@ -108,19 +108,9 @@ class SessionStore:
             self._items.pop(sid or "", None)
 
 
-_init_lock = threading.Lock()
-
-
 def sessions(request: Request) -> SessionStore:
-    """The app's session store, created on first use."""
-    state = request.app.state
-    store = getattr(state, "console_sessions", None)
-    if store is None:
-        with _init_lock:
-            store = getattr(state, "console_sessions", None)
-            if store is None:
-                store = state.console_sessions = SessionStore()
-    return store  # type: ignore[no-any-return]
+    """The app's session store (made by :func:`api.console.install`)."""
+    return request.app.state.console_sessions  # type: ignore[no-any-return]
 
 
 def optional_user(request: Request) -> Session | None:

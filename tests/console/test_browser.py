@@ -11,12 +11,11 @@ import csv
 import io
 import re
 from pathlib import Path
-from typing import Any
 
 from openpyxl import load_workbook
 
-from subsidy.rule import INELIGIBLE_REASONS
 from tests.console.conftest import MONTH, YTO_PARCEL, ZTO_PARCEL, Live, Tab, june_rows
+from tests.console.pages import api_row
 from tests.factories import write_parquet
 
 PHONE = 390
@@ -34,19 +33,6 @@ def cell_values(tab: Tab, selector: str) -> dict[str, dict[str, int | None]]:
         carrier: {k: (int(v) if v not in ("", None) else None) for k, v in fields.items()}
         for carrier, fields in rows
     }
-
-
-def api_figures(row: dict[str, Any], *, rate: bool = True) -> dict[str, int | None]:
-    """The same fields from a row of the API's JSON."""
-    out: dict[str, int | None] = {
-        "eligible_parcels": row["eligible_parcels"],
-        "subsidy_fen": row["subsidy_fen"],
-        "pending_parcels": row["pending_parcels"],
-        **{r: row["ineligible"][r] for r in INELIGIBLE_REASONS},
-    }
-    if rate:
-        out["rate_fen"] = row.get("rate_fen")
-    return out
 
 
 def test_operator_uploads_a_file_and_sees_it_ingested_with_its_rejects(
@@ -163,8 +149,8 @@ def test_finance_reads_the_month_the_figures_equal_the_api_and_the_chart_renders
     with live.api("finance") as api:
         report = api.get("/v1/reports/monthly", params={"month": MONTH, "as_of": as_of}).json()
     shown = cell_values(tab, "#carrier-table")
-    expected = {r["carrier"]: api_figures(r) for r in report["carriers"]}
-    expected["__total__"] = {**api_figures(report["totals"], rate=False), "rate_fen": None}
+    expected = {r["carrier"]: api_row(r) for r in report["carriers"]}
+    expected["__total__"] = {**api_row(report["totals"], rate=False), "rate_fen": None}
     assert shown == expected
     assert set(shown) == {"ZTO", "YTO", "JT", "__total__"}
     program = tab.page.get_attribute("#program-total", "data-value")
