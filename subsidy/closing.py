@@ -40,7 +40,14 @@ from subsidy.policy import Policy
 from subsidy.report import assemble_report, carrier_rows, center_awards, totals_of
 from subsidy.results import month_counts
 from subsidy.rule import INELIGIBLE_REASONS
-from subsidy.timeutil import month_bounds, month_key, months_between, parse_month, to_local
+from subsidy.timeutil import (
+    month_bounds,
+    month_is_over,
+    months_between,
+    parse_month,
+    prev_month,
+    to_local,
+)
 
 #: The longest range a summary covers (ten years of months).
 MAX_SUMMARY_MONTHS = 120
@@ -71,11 +78,6 @@ def render(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _previous_month(month: str) -> str:
-    year, mon = parse_month(month)
-    return month_key(year - (mon == 1), 12 if mon == 1 else mon - 1)
-
-
 # -- reading closes ----------------------------------------------------------------------------
 def closed_months(store: Store) -> list[ClosedMonth]:
     """Every closed month, oldest first."""
@@ -103,10 +105,10 @@ def adjustment_sources(closed: set[str], month: str) -> list[str]:
     is then their next open month.
     """
     out: list[str] = []
-    cur = _previous_month(month)
+    cur = prev_month(month)
     while cur in closed:
         out.append(cur)
-        cur = _previous_month(cur)
+        cur = prev_month(cur)
     return out
 
 
@@ -282,15 +284,9 @@ def close_month(
     :class:`InvalidValueError` if the month is not over yet; :class:`ConflictError` if it is
     already closed.
     """
-    _, end = month_bounds(month)
     now = to_local(now)
-    if end > now:
-        raise InvalidValueError(
-            f"month {month} is not over yet; it can be closed from "
-            f"{end:%Y-%m-%d %H:%M} Asia/Shanghai"
-        )
     with store.writer_lock():
-        _refuse_if_closed(store, month)
+        check_closable(store, month, now)
         version = store.version()
         doc = live_report(store, policy, month, now)
         closed_at = timestamp()
@@ -352,6 +348,18 @@ def close_month(
                 },
             )
     return record
+
+
+def check_closable(store: Store, month: str, now: datetime) -> None:
+    """Refuse a month that cannot be closed at ``now``: :class:`InvalidValueError` while it is
+    not over, :class:`ConflictError` once it is closed."""
+    if not month_is_over(month, now):
+        _, end = month_bounds(month)
+        raise InvalidValueError(
+            f"month {month} is not over yet; it can be closed from "
+            f"{end:%Y-%m-%d %H:%M} Asia/Shanghai"
+        )
+    _refuse_if_closed(store, month)
 
 
 def _refuse_if_closed(store: Store, month: str) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,12 @@ from ingest.store import Store
 from subsidy.closing import served_report
 from subsidy.exports import report_csv, report_xlsx
 from subsidy.policy import Policy
-from subsidy.timeutil import month_bounds, month_of, to_local
+from subsidy.timeutil import month_of, prev_month, to_local
 
 
 def previous_month(at: datetime) -> str:
     """The Asia/Shanghai calendar month before the one ``at`` lies in (``YYYY-MM``)."""
-    start, _ = month_bounds(month_of(to_local(at)))
-    return month_of(start - timedelta(days=1))
+    return prev_month(month_of(to_local(at)))
 
 
 def reports_dir(store: Store, month: str) -> Path:

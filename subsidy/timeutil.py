@@ -67,6 +67,17 @@ def next_month(month: str) -> str:
     return month_key(year + (mon == 12), mon % 12 + 1)
 
 
+def prev_month(month: str) -> str:
+    """The month before ``month`` (``2024-01`` -> ``2023-12``)."""
+    year, mon = parse_month(month)
+    return month_key(year - (mon == 1), 12 if mon == 1 else mon - 1)
+
+
+def month_is_over(month: str, now: datetime) -> bool:
+    """Whether the Asia/Shanghai calendar month has ended at ``now`` (its end is exclusive)."""
+    return month_bounds(month)[1] <= to_local(now)
+
+
 def month_of(value: datetime) -> str:
     """The Asia/Shanghai calendar month of an instant, as ``YYYY-MM``."""
     local = to_local(value)

@@ -17,10 +17,16 @@ from api.console.render import ConsoleRoute, lang_of, page
 from api.console.session import Session, check_csrf, current_user, require_role
 from api.errors import ApiError
 from api.routes import reports as report_routes
-from subsidy.closing import close_month, closed_months, served_report
-from subsidy.exceptions import ConflictError, InvalidValueError
+from subsidy.closing import check_closable, close_month, served_report
+from subsidy.exceptions import InvalidValueError
 from subsidy.rule import INELIGIBLE_REASONS
-from subsidy.timeutil import month_bounds, next_month, now_local, parse_month
+from subsidy.timeutil import (
+    month_is_over,
+    next_month,
+    now_local,
+    parse_month,
+    prev_month,
+)
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -39,13 +45,8 @@ def _month(text: str) -> str:
     return f"{year:04d}-{mon:02d}"
 
 
-def _previous(month: str) -> str:
-    year, mon = parse_month(month)
-    return f"{year - (mon == 1):04d}-{12 if mon == 1 else mon - 1:02d}"
-
-
 def _over(month: str) -> bool:
-    return month_bounds(month)[1] <= now_local()
+    return month_is_over(month, now_local())
 
 
 @router.get("/console/report", include_in_schema=False)
@@ -91,7 +92,7 @@ def report_page(
         problems=problems,
         reasons=INELIGIBLE_REASONS,
         chart=chart,
-        prev_month=_previous(month),
+        prev_month=prev_month(month),
         next_month=next_month(month),
         keep=keep,
         download={**shown, "month": month},
@@ -117,11 +118,8 @@ def _close_page(
     request: Request, session: Session, month: str, *, changed: bool = False
 ) -> Response:
     store, policy = request.app.state.store, request.app.state.policy
-    if month in {c.month for c in closed_months(store)}:
-        raise ConflictError(f"month {month} is already closed; its figures are frozen")
-    if not _over(month):
-        raise InvalidValueError(f"month {month} is not over yet; it can be closed once it is")
     now = now_local()
+    check_closable(store, month, now)
     doc = json.loads(served_report(store, policy, month, now))
     t = i18n.translator(lang_of(request))
     return page(

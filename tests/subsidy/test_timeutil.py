@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from subsidy.timeutil import TZ, resolve_as_of
+from subsidy.timeutil import TZ, month_is_over, prev_month, resolve_as_of
 
 NOW = datetime(2024, 12, 1, 12, 0, tzinfo=TZ)
 
@@ -40,3 +40,13 @@ def test_readable_instants_up_to_a_day_ahead(text: str | None, expected: datetim
 def test_unreadable_past_1970_or_future_instants_are_refused(text: str, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         resolve_as_of(text, NOW.astimezone(UTC))
+
+
+def test_prev_month_crosses_the_year() -> None:
+    assert (prev_month("2024-01"), prev_month("2024-03")) == ("2023-12", "2024-02")
+
+
+def test_a_month_is_over_from_the_first_instant_of_the_next_in_shanghai() -> None:
+    """May 2023 ends at 2023-06-01 00:00 Asia/Shanghai, which is 2023-05-31 16:00 UTC."""
+    assert not month_is_over("2023-05", datetime(2023, 5, 31, 15, 59, 59, 999999, tzinfo=UTC))
+    assert month_is_over("2023-05", datetime(2023, 5, 31, 16, 0, tzinfo=UTC))
