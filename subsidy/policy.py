@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from subsidy.exceptions import PolicyError
-from subsidy.timeutil import to_local
+from subsidy.timeutil import month_of, to_local
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
 
@@ -51,6 +51,13 @@ class Policy:
             if rate.effective_from <= day:
                 current = rate.rate_fen
         return current
+
+    def months_until(self, now: datetime) -> tuple[str, str] | None:
+        """First and last ``YYYY-MM`` of the policy window (Asia/Shanghai), the last no later
+        than ``now``'s month; ``None`` before the window opens."""
+        first = month_of(self.window_start)
+        last = min(month_of(self.window_end - timedelta(microseconds=1)), month_of(now))
+        return (first, last) if first <= last else None
 
 
 def _require(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:

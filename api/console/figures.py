@@ -125,13 +125,6 @@ def monthly_report(
     )
 
 
-def policy_months(policy: Policy, now: datetime) -> tuple[str, str] | None:
-    """First and last month of the policy period, the last no later than the current month."""
-    first = month_of(policy.window_start)
-    last = min(month_of(policy.window_end - timedelta(microseconds=1)), month_of(now))
-    return (first, last) if first <= last else None
-
-
 def chart(
     cache: FigureCache,
     store: Store,
@@ -147,7 +140,7 @@ def chart(
     """
     now = now_local()
     at, when, usable = _of_now(as_of)
-    period = policy_months(policy, now)
+    period = policy.months_until(now)
     if period is None:
         return {"as_of": at.isoformat(), "months": [], "closed": [], "series": []}
     key = ("chart", change_stamp(store), period, carrier, when)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from subsidy.policy import (
     policy_from_dict,
     resolve_policy,
 )
+from subsidy.timeutil import TZ
 from tests.factories import cst, utc
 
 
@@ -204,3 +205,11 @@ def test_resolve_policy_prefers_override_then_data_dir_then_default(tmp_path: Pa
     (tmp_path / "policy.toml").write_text(local, encoding="utf-8")
     assert resolve_policy(tmp_path).max_transit == timedelta(hours=48)
     assert resolve_policy(tmp_path, DEFAULT_POLICY_PATH).max_transit == timedelta(days=7)
+
+
+def test_policy_months_run_from_the_window_to_now_or_its_end() -> None:
+    """2021-08-30 .. 2024-08-30 (end exclusive): 2021-08 to 2024-08, cut at now's month."""
+    policy = load_policy()
+    assert policy.months_until(datetime(2026, 1, 1, tzinfo=TZ)) == ("2021-08", "2024-08")
+    assert policy.months_until(datetime(2023, 5, 31, 16, 30, tzinfo=UTC)) == ("2021-08", "2023-06")
+    assert policy.months_until(datetime(2021, 7, 31, tzinfo=TZ)) is None
