@@ -265,6 +265,31 @@ def _sniff_encoding(path: Path) -> str:
     raise FileRefused("the file is neither Parquet nor CSV text in UTF-8 or GBK")
 
 
+def _check_header(header: str) -> str:
+    """Refuse a CSV header that lacks a required column or names one twice; its separator."""
+    separator = "\t" if header.count("\t") > header.count(",") else ","
+    # Polars renames a repeated header ("waybill_no_duplicated_0"); refuse it as written.
+    _map_columns(next(csv.reader([header.lstrip("\ufeff")], delimiter=separator), []))
+    return separator
+
+
+def _csv_header(path: Path) -> str:
+    """The header line of a CSV export, from its first 64 KiB alone (UTF-8, else GBK)."""
+    with path.open("rb") as fh:
+        sample = fh.read(_SNIFF_BYTES)
+    if not sample.strip():
+        raise FileRefused("the file is empty")
+    if b"\x00" in sample:
+        raise FileRefused("the file is neither Parquet nor CSV text (it holds binary data)")
+    line = sample.split(b"\n", 1)[0].rstrip(b"\r")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return line.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise FileRefused("the file is neither Parquet nor CSV text in UTF-8 or GBK")
+
+
 def _open_csv(path: Path, scratch: Path) -> RawFile:
     encoding = _sniff_encoding(path)
     source = path
@@ -283,16 +308,14 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
             header = fh.readline()
     except UnicodeDecodeError as exc:
         raise FileRefused(f"the CSV text is not valid UTF-8 or GBK ({exc.reason})") from None
-    separator = "\t" if header.count("\t") > header.count(",") else ","
-    # Polars renames a repeated header ("waybill_no_duplicated_0"); refuse it as written.
-    _map_columns(next(csv.reader([header], delimiter=separator), []))
+    separator = _check_header(header)
     try:
         lf = pl.scan_csv(
             source, infer_schema=False, separator=separator, encoding="utf8", glob=False
         )
         names = lf.collect_schema().names()
     except Exception as exc:
-        raise FileRefused(f"the file cannot be read as CSV ({exc})") from None
+        raise FileRefused(f"the file cannot be read as CSV ({first_line(exc)})") from None
     names = [n.lstrip("\ufeff") for n in names]
     lf = lf.rename(dict(zip(lf.collect_schema().names(), names, strict=True)))
     mapping = _map_columns(names)
@@ -332,14 +355,14 @@ def open_upload(path: Path, *, max_bytes: int, max_uncompressed: int, scratch: P
     return _open_csv(path, scratch)
 
 
-def check_upload(path: Path, *, max_bytes: int, max_uncompressed: int, scratch: Path) -> str:
+def check_upload(path: Path, *, max_bytes: int, max_uncompressed: int) -> str:
     """The checks of :func:`open_upload` that read no data: size, format, and a Parquet
     file's metadata (size once decompressed, rows, columns and their types) or a CSV's
-    header. Returns the format; raises :class:`FileRefused` as ``open_upload`` would.
-    Cheap whatever the file's size (a GBK CSV is transcoded into ``scratch``, though).
+    header (from its first 64 KiB). Returns the format; raises :class:`FileRefused` as
+    ``open_upload`` would for these. Cheap whatever the file's size.
     """
     if _format_of(path, max_bytes) == "parquet":
         _parquet_columns(path, max_uncompressed)
         return "parquet"
-    _open_csv(path, scratch)
+    _check_header(_csv_header(path))
     return "csv"

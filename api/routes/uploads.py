@@ -16,8 +16,6 @@ carrier are ``409`` without any detail of that upload.
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -92,20 +90,12 @@ def visible_upload(store: Store, upload_id: int, principal: Principal) -> Upload
     return upload
 
 
-def _quick_check(store: Store, policy: Policy, path: Path, limit: int) -> str | None:
+def _quick_check(policy: Policy, path: Path, limit: int) -> str | None:
     """Why the file is refused whole, from its metadata alone; ``None`` when it may proceed."""
-    scratch = Path(tempfile.mkdtemp(prefix="check-", dir=store.tmp_dir))
     try:
-        check_upload(
-            path,
-            max_bytes=limit,
-            max_uncompressed=policy.max_uncompressed_bytes,
-            scratch=scratch,
-        )
+        check_upload(path, max_bytes=limit, max_uncompressed=policy.max_uncompressed_bytes)
     except FileRefused as exc:
         return str(exc)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return None
 
 
@@ -118,7 +108,7 @@ def _accept(
     record for another carrier are a conflict, already refused bytes are refused again.
     """
     known = find_upload_by_sha(store, received.sha256)
-    refusal = None if known else _quick_check(store, policy, received.path, limit)
+    refusal = None if known else _quick_check(policy, received.path, limit)
     upload = register_upload(
         store,
         received.path,

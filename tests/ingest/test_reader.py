@@ -20,7 +20,7 @@ import pyarrow.parquet.encryption as pqe
 import pytest
 
 from ingest.exceptions import FileRefused, FileTooLarge
-from ingest.reader import open_upload
+from ingest.reader import check_upload, open_upload
 from ingest.store import Store
 from ingest.uploads import ingest_file, stored_file
 from subsidy.policy import Policy
@@ -707,3 +707,17 @@ def test_gbk_csv_whose_first_lines_are_ascii_is_read_as_gbk(
     upload = ingest_file(store, path, policy, carrier="ZTO", now=NOW)
     assert (upload.status, upload.accepted) == ("ingested", 2501)
     assert "济阳网点" in stored_events(store)["site_code"].to_list()
+
+
+def test_the_quick_check_reads_a_csvs_header_alone(tmp_path: Path) -> None:
+    """The API answers an upload at once: for a CSV it checks the header of the first 64 KiB
+    (a GBK header too); a bad byte further down is for the ingest to find."""
+    header = "运单号,扫描类型,扫描网点,扫描时间\n".encode("gbk")
+    body = b"".join(f"77310{i:05d},pickup,S1,2023-05-01 08:00:00\n".encode() for i in range(5000))
+    good = tmp_path / "gbk.csv"
+    good.write_bytes(header + body + b"\xff\xfe broken tail\n")
+    assert check_upload(good, max_bytes=10**9, max_uncompressed=10**9) == "csv"
+    missing = tmp_path / "missing.csv"
+    missing.write_bytes("运单号,扫描类型,扫描时间\n".encode("gbk") + body)
+    with pytest.raises(FileRefused, match=r"missing column site_code \(网点编码\)"):
+        check_upload(missing, max_bytes=10**9, max_uncompressed=10**9)
