@@ -392,3 +392,27 @@ class TokenCreated(TokenOut):
     """A new token: ``token`` is shown this once."""
 
     token: str = Field(description="the secret; store it now, it cannot be shown again")
+
+
+class JobRun(BaseModel):
+    """One run of a scheduled job (times ISO 8601, Asia/Shanghai)."""
+
+    id: int
+    started_at: str
+    finished_at: str | None = Field(description="null while running")
+    outcome: Literal["running", "ok", "failed", "interrupted"]
+    detail: dict[str, Any] = Field(
+        description="what the run did (files ingested, rows, reports written); {} while running"
+    )
+    error: str | None
+
+
+class JobOut(BaseModel):
+    """A scheduled job, its schedule and its last runs, newest first."""
+
+    id: str = Field(examples=["inbox_ingest"])
+    description: str
+    schedule: str = Field(examples=["every 300 s"])
+    scheduled: bool = Field(description="whether this process runs the scheduler")
+    next_run_time: str | None
+    last_runs: list[JobRun]

@@ -9,13 +9,14 @@ from fastapi import APIRouter
 import scheduler
 from api.deps import Staff, StoreDep
 from api.errors import responses
+from api.schemas import JobOut
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
 @router.get(
     "",
-    response_model=list[dict[str, Any]],
+    response_model=list[JobOut],
     summary="The scheduled jobs and their last runs (auditor, finance, admin)",
     responses=responses(401, 403),
 )

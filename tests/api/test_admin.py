@@ -160,10 +160,21 @@ def test_audit_log_pages(client: TestClient, tokens: dict[str, str]) -> None:
     assert rest["next_after"] is None
 
 
-def test_jobs_lists_the_scheduler_jobs(client: TestClient, tokens: dict[str, str]) -> None:
-    """GET /v1/jobs answers the scheduler's job list (a list, even with no scheduler running)."""
+def test_jobs_lists_the_scheduler_jobs(
+    client: TestClient, tokens: dict[str, str], store: Store
+) -> None:
+    """GET /v1/jobs answers the scheduler's jobs with their runs, one under way included."""
+    with store.connect() as db:
+        db.execute(
+            "INSERT INTO job_runs (job, started_at, outcome) VALUES"
+            " ('inbox_ingest', '2024-12-01T10:00:00.000+08:00', 'running')"
+        )
     resp = client.get("/v1/jobs", headers=bearer(tokens["auditor"]))
-    assert resp.status_code == 200 and isinstance(resp.json(), list)
+    assert resp.status_code == 200, resp.text
+    jobs = {j["id"]: j for j in resp.json()}
+    assert set(jobs) == {"inbox_ingest", "monthly_draft", "store_upkeep"}
+    (running,) = jobs["inbox_ingest"]["last_runs"]
+    assert running["outcome"] == "running" and running["finished_at"] is None
 
 
 def test_errors_share_one_shape_and_never_leak_a_trace(
