@@ -250,15 +250,21 @@ def _decodes(path: Path, encoding: str) -> bool:
     return True
 
 
-def _sniff_encoding(path: Path) -> str:
-    """``utf-8-sig`` or ``gb18030``: the whole file is checked, since a GBK export may hold
-    only ASCII in its first lines (Chinese names come later)."""
+def _text_sample(path: Path) -> bytes:
+    """The first 64 KiB of a file meant to be CSV text; refused when empty or binary."""
     with path.open("rb") as fh:
         sample = fh.read(_SNIFF_BYTES)
     if not sample.strip():
         raise FileRefused("the file is empty")
     if b"\x00" in sample:
         raise FileRefused("the file is neither Parquet nor CSV text (it holds binary data)")
+    return sample
+
+
+def _sniff_encoding(path: Path) -> str:
+    """``utf-8-sig`` or ``gb18030``: the whole file is checked, since a GBK export may hold
+    only ASCII in its first lines (Chinese names come later)."""
+    _text_sample(path)
     for encoding in ("utf-8-sig", "gb18030"):
         if _decodes(path, encoding):
             return encoding
@@ -275,13 +281,7 @@ def _check_header(header: str) -> str:
 
 def _csv_header(path: Path) -> str:
     """The header line of a CSV export, from its first 64 KiB alone (UTF-8, else GBK)."""
-    with path.open("rb") as fh:
-        sample = fh.read(_SNIFF_BYTES)
-    if not sample.strip():
-        raise FileRefused("the file is empty")
-    if b"\x00" in sample:
-        raise FileRefused("the file is neither Parquet nor CSV text (it holds binary data)")
-    line = sample.split(b"\n", 1)[0].rstrip(b"\r")
+    line = _text_sample(path).split(b"\n", 1)[0].rstrip(b"\r")
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return line.decode(encoding)
