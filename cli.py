@@ -48,18 +48,62 @@ def _as_of(text: str | None) -> datetime:
     return resolve_as_of(text, now_local())
 
 
-def _step_hook(progress: Any) -> Callable[[str], None]:
-    crash_at = os.environ.get(CRASH_ENV)
+#: How far through a file's ingest each step is (share of its bytes shown as done).
+STEP_SHARE = {"registered": 0.1, "validated": 0.55, "files_written": 0.9, "committed": 1.0}
 
-    def hook(step: str) -> None:
-        if step == crash_at:
+
+class IngestProgress:
+    """The ingest step hook of ``ingest``: advances a progress bar, in bytes of the input
+    files, by each step's share of the file being ingested (a bar only in a terminal, unless
+    one is given), and serves the crash tests (``CRASH_ENV``)."""
+
+    def __init__(self, files: Sequence[str], bar: Any = None) -> None:
+        self.sizes = {name: Path(name).stat().st_size for name in files if Path(name).is_file()}
+        if bar is None and sys.stderr.isatty() and files:
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=sum(self.sizes.values()),
+                unit="B",
+                unit_scale=True,
+                file=sys.stderr,
+                leave=False,
+            )
+        self.bar = bar
+        self.crash_at = os.environ.get(CRASH_ENV)
+        self.current = ""
+        self.base = self.shown = 0
+
+    def start(self, name: str) -> None:
+        """The next file is ``name`` (the one before is done, ingested, refused or skipped)."""
+        self._finish()
+        self.current = name
+        if self.bar is not None:
+            self.bar.set_description(Path(name).name[:30])
+
+    def _finish(self) -> None:
+        self.base += self.sizes.get(self.current, 0)
+        self._advance(self.base)
+        self.current = ""
+
+    def _advance(self, target: int) -> None:
+        if self.bar is not None and target > self.shown:
+            self.bar.update(target - self.shown)
+            self.shown = target
+
+    def __call__(self, step: str) -> None:
+        if step == self.crash_at:
             os._exit(75)
-        if progress is not None:
-            progress.set_postfix_str(step)
-            if step == "committed":
-                progress.update(1)
+        if self.bar is None:
+            return
+        size = self.sizes.get(self.current, 0)
+        self._advance(self.base + int(size * STEP_SHARE.get(step, 0.0)))
+        self.bar.set_postfix_str(step)
 
-    return hook
+    def close(self) -> None:
+        self._finish()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _describe(upload: Upload, name: str) -> str:
@@ -80,23 +124,17 @@ def _describe(upload: Upload, name: str) -> str:
 
 def cmd_ingest(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     carrier = args.carrier.upper() if args.carrier else None
-    progress = None
-    if sys.stderr.isatty() and len(args.files) > 0:
-        from tqdm import tqdm
-
-        progress = tqdm(total=len(args.files), unit="file", file=sys.stderr, leave=False)
-    hook = _step_hook(progress)
+    progress = IngestProgress(args.files)
     failures = 0
     results = []
     for name in args.files:
         path = Path(name)
-        if progress is not None:
-            progress.set_description(path.name[:30])
+        progress.start(name)
         try:
             if not path.is_file():
                 raise FileRefused(f"no such file: {name}")
             upload = ingest_file(
-                store, path, policy, carrier=carrier, now=now_local(), on_step=hook
+                store, path, policy, carrier=carrier, now=now_local(), on_step=progress
             )
         except FileRefused as exc:
             failures += 1
@@ -109,8 +147,7 @@ def cmd_ingest(args: argparse.Namespace, store: Store, policy: Policy) -> int:
             print(_describe(upload, name), file=sys.stderr)
         elif args.format == "text":
             print(_describe(upload, name))
-    if progress is not None:
-        progress.close()
+    progress.close()
     if args.format == "json":
         print(_dump({"files": results}))
     return 1 if failures else 0

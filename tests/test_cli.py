@@ -421,3 +421,43 @@ def test_an_unusable_data_dir_is_one_line_not_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith(f"parcel-subsidy: cannot use {data_dir} as the data folder")
     assert err.count("\n") == 1
+
+
+class _Bar:
+    """Records what a progress bar is told."""
+
+    def __init__(self) -> None:
+        self.done, self.steps, self.closed = 0, [], False
+
+    def update(self, n: int) -> None:
+        self.done += n
+
+    def set_description(self, text: str) -> None:
+        pass
+
+    def set_postfix_str(self, text: str) -> None:
+        self.steps.append(text)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_ingest_progress_counts_bytes_through_each_files_steps(tmp_path: Path) -> None:
+    """A big file's bar moves at each step of its ingest; a refused or duplicate file (that
+    reaches no step) still counts as done when the next one starts; it ends at the total."""
+    big, small = tmp_path / "big.parquet", tmp_path / "small.parquet"
+    big.write_bytes(b"x" * 1000)
+    small.write_bytes(b"y" * 200)
+    bar = _Bar()
+    progress = cli.IngestProgress([str(big), str(small), str(tmp_path / "missing")], bar=bar)
+    progress.start(str(big))
+    seen = []
+    for step in STEPS:
+        progress(step)
+        seen.append(bar.done)
+    assert seen == [100, 550, 900, 900, 1000]  # registered .. committed, by share of 1000 bytes
+    progress.start(str(small))  # refused before any step
+    progress.start(str(tmp_path / "missing"))
+    assert bar.done == 1200
+    progress.close()
+    assert (bar.done, bar.closed) == (1200, True)
