@@ -271,17 +271,30 @@ def _sniff_encoding(path: Path) -> str:
     raise FileRefused("the file is neither Parquet nor CSV text in UTF-8 or GBK")
 
 
+_NO_HEADER = (
+    "the file's first 64 KiB hold no line break, so it has no CSV header line; export it as "
+    "Parquet, or as CSV with a header line"
+)
+
+
 def _check_header(header: str) -> str:
     """Refuse a CSV header that lacks a required column or names one twice; its separator."""
     separator = "\t" if header.count("\t") > header.count(",") else ","
+    try:
+        names = next(csv.reader([header.lstrip("\ufeff")], delimiter=separator), [])
+    except csv.Error as exc:
+        raise FileRefused(f"the CSV header line cannot be read ({first_line(exc)})") from None
     # Polars renames a repeated header ("waybill_no_duplicated_0"); refuse it as written.
-    _map_columns(next(csv.reader([header.lstrip("\ufeff")], delimiter=separator), []))
+    _map_columns(names)
     return separator
 
 
 def _csv_header(path: Path) -> str:
     """The header line of a CSV export, from its first 64 KiB alone (UTF-8, else GBK)."""
-    line = _text_sample(path).split(b"\n", 1)[0].rstrip(b"\r")
+    sample = _text_sample(path)
+    if b"\n" not in sample and len(sample) == _SNIFF_BYTES:
+        raise FileRefused(_NO_HEADER)
+    line = sample.split(b"\n", 1)[0].rstrip(b"\r")
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return line.decode(encoding)
@@ -305,7 +318,9 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
             raise FileRefused(f"the CSV text is not valid UTF-8 or GBK ({exc.reason})") from None
     try:
         with source.open("r", encoding="utf-8-sig") as fh:
-            header = fh.readline()
+            header = fh.readline(_SNIFF_BYTES)
+            if not header.endswith("\n") and fh.read(1):
+                raise FileRefused(_NO_HEADER)
     except UnicodeDecodeError as exc:
         raise FileRefused(f"the CSV text is not valid UTF-8 or GBK ({exc.reason})") from None
     separator = _check_header(header)

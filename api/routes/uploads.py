@@ -119,13 +119,14 @@ def _accept(
         sha256=received.sha256,
         move=True,
     )
+    created = upload.created
     if refusal is not None and upload.status == "received":
         # Ingest now: it refuses the file the same way and records it (kept for audit).
         upload = ingest_upload(store, upload.id, policy, now=now_local())
     if upload.status == "refused":
-        when = f"upload {upload.id}" if upload.created else f"refused before, as upload {upload.id}"
+        when = f"upload {upload.id}" if created else f"refused before, as upload {upload.id}"
         raise FileRefused(f"{upload.error} ({when})")
-    return upload, not upload.created
+    return upload, not created
 
 
 def ingest_later(store: Store, policy: Policy, upload_id: int) -> None:

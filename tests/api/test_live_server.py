@@ -4,6 +4,7 @@ poll until ingested, and the report's figures equal the CLI's for the same files
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -124,3 +125,70 @@ def test_upload_poll_report_over_http_equals_the_cli(
     assert api["as_of"] == cli["as_of"] and api["month"] == cli["month"]
     assert api["program_total_fen"] == cli["program_total_fen"]
     assert [r["eligible_parcels"] for r in api["carriers"]] == [3, 4]
+
+
+def _peak_rss(pid: int) -> int:
+    """A process's high-water resident memory in bytes (``VmHWM``)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM:")).split()[1]) * 1024
+
+
+def test_large_uploads_stream_to_disk_without_growing_the_servers_memory(
+    store: Store, policy: Policy, tmp_path: Path
+) -> None:
+    """The real `parcel-subsidy serve` process: a 256 MiB upload over a 64 MiB limit is cut
+    off with 413, and a 48 MiB one under it is streamed to disk and refused from its first
+    64 KiB (it is no export); neither moves the server's peak memory by a third of its size."""
+    tokens = make_tokens(store, policy)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PARCEL_SUBSIDY_MAX_UPLOAD_BYTES": str(64 * 2**20)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli", "--data-dir", str(store.root), "serve", "--no-scheduler",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=REPO, env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    chunk = b"\xa5" * 2**20
+
+    def body(mib: int) -> Iterator[bytes]:
+        yield b'--B\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n'
+        for _ in range(mib):
+            yield chunk
+        yield b"\r\n--B--\r\n"
+
+    headers = {**bearer(tokens["operator"]), "Content-Type": "multipart/form-data; boundary=B"}
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
+            time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=60) as client:
+
+            def post(mib: int) -> int:
+                try:
+                    return client.post(
+                        "/v1/uploads", headers=headers, content=body(mib)
+                    ).status_code
+                except (httpx.WriteError, httpx.RemoteProtocolError):
+                    return 413  # the server may close the connection before the client is done
+
+            assert (post(1), post(65)) == (422, 413)  # warm-up: every code path loaded once
+            before = _peak_rss(server.pid)
+            under = client.post("/v1/uploads", headers=headers, content=body(48))
+            assert under.status_code == 422, under.text
+            assert under.json()["detail"].startswith("the file's first 64 KiB hold no line break")
+            assert post(256) == 413
+            grown = _peak_rss(server.pid) - before
+        assert grown < 16 * 2**20, f"the server's peak memory grew by {grown / 2**20:.1f} MiB"
+        kept = sorted(p.stat().st_size for p in store.files_dir.rglob("*") if p.is_file())
+        assert kept == [2**20, 48 * 2**20]  # the refused files are kept; cut-off bodies are not
+    finally:
+        server.terminate()
+        server.wait(30)

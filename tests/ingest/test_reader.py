@@ -721,3 +721,15 @@ def test_the_quick_check_reads_a_csvs_header_alone(tmp_path: Path) -> None:
     missing.write_bytes("运单号,扫描类型,扫描时间\n".encode("gbk") + body)
     with pytest.raises(FileRefused, match=r"missing column site_code \(网点编码\)"):
         check_upload(missing, max_bytes=10**9, max_uncompressed=10**9)
+
+
+def test_text_without_a_line_break_is_refused_not_a_crash(
+    store: Store, policy: Policy, tmp_path: Path
+) -> None:
+    """200 KB of text on one line (no header line to read): a one-line refusal, where the
+    CSV module used to raise 'field larger than field limit'."""
+    path = tmp_path / "one-line.csv"
+    path.write_text("waybill_no," + "x" * 200_000, encoding="utf-8")
+    assert_refused(store, policy, path, match="hold no line break")
+    with pytest.raises(FileRefused, match="no CSV header line"):
+        check_upload(path, max_bytes=10**9, max_uncompressed=10**9)
