@@ -450,6 +450,14 @@ class Store:
 FILE_SCHEMA = pl.Schema({**EVENT_SCHEMA, "scan_type": pl.String})
 
 
+def time_range_us(events: pl.DataFrame) -> tuple[int, int]:
+    """The earliest and latest ``scan_time`` of ``events``, in microseconds since the epoch
+    (UTC): what the manifest keeps of each event file (``min_time_us``, ``max_time_us``)."""
+    t = pl.col("scan_time").dt.epoch("us")
+    lo, hi = events.select(t.min().alias("lo"), t.max().alias("hi")).row(0)
+    return lo, hi
+
+
 def event_file_name(upload_id: int) -> str:
     """The name of an upload's event file in each partition folder it writes to."""
     return f"u{upload_id:08d}.parquet"

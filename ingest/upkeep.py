@@ -24,13 +24,14 @@ so every closed month stays reproducible from the files it was computed from.
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from ingest.store import FILE_SCHEMA, Store, fsync_file
+from ingest.store import FILE_SCHEMA, Store, fsync_file, time_range_us
 from ingest.uploads import STORED_ORDER
 from subsidy.timeutil import to_local
 
@@ -72,6 +73,27 @@ def clean_store(
     }
 
 
+@dataclass(frozen=True)
+class _Compacted:
+    """One partition rewritten as ``target``: its rows, scan-time range and the old files."""
+
+    carrier: str
+    month: str
+    target: Path
+    rows: int
+    min_time_us: int
+    max_time_us: int
+    old: list[Path]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "carrier": self.carrier,
+            "month": self.month,
+            "files": len(self.old),
+            "rows": self.rows,
+        }
+
+
 def compact_store(
     store: Store, *, now: datetime, from_files: int = COMPACT_FROM_FILES
 ) -> dict[str, Any]:
@@ -90,31 +112,26 @@ def compact_store(
                 (from_files,),
             ).fetchall()
         after = before + 1 if crowded else before
-        written: list[tuple[str, str, Path, int, int, int, list[Path]]] = []
+        written: list[_Compacted] = []
         try:
             for carrier, month, _count in crowded:
                 written.append(_compact_partition(store, carrier, month, after))
             if written:
                 _commit_compaction(store, before, after, written, now)
         except BaseException:
-            for *_, target, _rows, _lo, _hi, _old in written:
-                target.unlink(missing_ok=True)
+            for done in written:
+                done.target.unlink(missing_ok=True)
             raise
         deleted = _delete_retired(store, now)
     return {
         "from_version": before,
         "to_version": after,
-        "compacted": [
-            {"carrier": c, "month": m, "files": len(old), "rows": rows}
-            for c, m, _t, rows, _lo, _hi, old in written
-        ],
+        "compacted": [done.summary() for done in written],
         "retired_files_deleted": [str(p.relative_to(store.root)) for p in deleted],
     }
 
 
-def _compact_partition(
-    store: Store, carrier: str, month: str, version: int
-) -> tuple[str, str, Path, int, int, int, list[Path]]:
+def _compact_partition(store: Store, carrier: str, month: str, version: int) -> _Compacted:
     old = store.event_files(carriers=[carrier], months=[month])
     target = old[0].with_name(f"c{version:08d}.parquet")
     events = (
@@ -124,16 +141,15 @@ def _compact_partition(
     )
     events.write_parquet(target, compression="zstd", statistics=True, row_group_size=256_000)
     fsync_file(target)
-    t = pl.col("scan_time").dt.epoch("us")
-    lo, hi = events.select(t.min().alias("lo"), t.max().alias("hi")).row(0)
-    return carrier, month, target, events.height, lo, hi, old
+    lo, hi = time_range_us(events)
+    return _Compacted(carrier, month, target, events.height, lo, hi, old)
 
 
 def _commit_compaction(
     store: Store,
     before: int,
     after: int,
-    written: list[tuple[str, str, Path, int, int, int, list[Path]]],
+    written: list[_Compacted],
     now: datetime,
 ) -> None:
     with store.transaction() as db:
@@ -142,15 +158,23 @@ def _commit_compaction(
             raise RuntimeError(f"store version moved from {before} to {current} meanwhile")
         db.execute("UPDATE meta SET value=? WHERE key='store_version'", (str(after),))
         stamp = to_local(now).isoformat(timespec="seconds")
-        for carrier, month, target, rows, lo, hi, old in written:
+        for done in written:
             db.execute(
                 "INSERT INTO event_files (upload_id, carrier, month, path, rows, min_time_us,"
                 " max_time_us, store_version) VALUES (NULL,?,?,?,?,?,?,?)",
-                (carrier, month, str(target.relative_to(store.root)), rows, lo, hi, after),
+                (
+                    done.carrier,
+                    done.month,
+                    str(done.target.relative_to(store.root)),
+                    done.rows,
+                    done.min_time_us,
+                    done.max_time_us,
+                    after,
+                ),
             )
             db.executemany(
                 "UPDATE event_files SET retired_version=?, retired_at=? WHERE path=?",
-                [(after, stamp, str(p.relative_to(store.root))) for p in old],
+                [(after, stamp, str(p.relative_to(store.root))) for p in done.old],
             )
         store.audit(
             db,
@@ -160,10 +184,7 @@ def _commit_compaction(
             old={"store_version": before},
             new={
                 "store_version": after,
-                "partitions": [
-                    {"carrier": c, "month": m, "files": len(old), "rows": rows}
-                    for c, m, _t, rows, _lo, _hi, old in written
-                ],
+                "partitions": [done.summary() for done in written],
             },
         )
 

@@ -31,7 +31,14 @@ import polars as pl
 from ingest.exceptions import FileRefused, StoreError, UploadConflict
 from ingest.reader import first_line, open_upload
 from ingest.schema import IDENTITY, REJECT_REASONS
-from ingest.store import FILE_SCHEMA, Store, event_file_name, fsync_file, timestamp
+from ingest.store import (
+    FILE_SCHEMA,
+    Store,
+    event_file_name,
+    fsync_file,
+    time_range_us,
+    timestamp,
+)
 from ingest.validate import REJECT_COLUMNS, accepted_events, rejected_rows, validate
 from subsidy.policy import Policy
 
@@ -233,12 +240,11 @@ def _write_partitions(
         pl.col("scan_type").cast(pl.String),
         (when.dt.year() * 100 + when.dt.month()).alias("_month"),
     )
-    t = pl.col("scan_time").dt.epoch("us")
     for (carrier, yyyymm), part in events.partition_by(
         ["carrier", "_month"], as_dict=True, maintain_order=True
     ).items():
         month = f"{yyyymm // 100:04d}-{yyyymm % 100:02d}"
-        lo_us, hi_us = part.select(t.min().alias("lo"), t.max().alias("hi")).row(0)
+        lo_us, hi_us = time_range_us(part)
         stored = _existing_identities(store, carrier, month, lo_us, hi_us)
         fresh = part.lazy().drop("_month")  # in STORED_ORDER already (_unique_events)
         if stored is not None:
@@ -254,7 +260,7 @@ def _write_partitions(
         target.parent.mkdir(parents=True, exist_ok=True)
         fresh_df.write_parquet(target, compression="zstd", statistics=True, row_group_size=256_000)
         fsync_file(target)
-        lo_us, hi_us = fresh_df.select(t.min().alias("lo"), t.max().alias("hi")).row(0)
+        lo_us, hi_us = time_range_us(fresh_df)
         manifest.append((carrier, month, str(rel), fresh_df.height, lo_us, hi_us))
     return manifest, already
 
