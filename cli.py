@@ -15,15 +15,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.exceptions import CoreError
+from core.policy import Policy, resolve_policy
+from core.store import Store
+from core.timeutil import next_month, now_local, parse_month, resolve_as_of
 from ingest.exceptions import FileRefused, IngestError
-from ingest.store import Store
 from ingest.uploads import Upload, ingest_file
 from subsidy.closing import check_reportable, served_report
 from subsidy.exceptions import NotFoundError, SubsidyError
 from subsidy.explain import explain_parcel
-from subsidy.policy import Policy, resolve_policy
 from subsidy.sites import import_sites
-from subsidy.timeutil import next_month, now_local, parse_month, resolve_as_of
 
 #: Test hook: ``PARCEL_SUBSIDY_CRASH_AT=<step>`` kills the process at that ingest step, so the
 #: crash tests can check that the store survives a real process death (see ``ingest.uploads``).
@@ -224,12 +225,12 @@ DEMO_START, DEMO_MONTHS, DEMO_PARCELS = "2024-05", 4, 30_000
 
 
 def cmd_demo(args: argparse.Namespace, store: Store, policy: Policy) -> int:
-    """Fill a fresh data dir with the realistic sample of ``benchmarks.generate``."""
+    """Fill a fresh data dir with the realistic sample of ``ingest.synthetic``."""
     import shutil
     import tempfile
     from datetime import date
 
-    from benchmarks.generate import generate
+    from ingest.synthetic import generate
 
     with store.connect() as db:
         uploads = db.execute("SELECT count(*) FROM uploads").fetchone()[0]
@@ -449,7 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         store = Store(Path(args.data_dir)).init()
-    except (OSError, sqlite3.Error, IngestError) as exc:
+    except (OSError, sqlite3.Error, CoreError) as exc:
         print(
             f"parcel-subsidy: cannot use {args.data_dir} as the data folder ({exc})",
             file=sys.stderr,
@@ -461,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileRefused, NotFoundError) as exc:
         print(f"parcel-subsidy: {exc}", file=sys.stderr)
         return 1
-    except (SubsidyError, IngestError, ValueError) as exc:
+    except (SubsidyError, IngestError, CoreError, ValueError) as exc:
         print(f"parcel-subsidy: {exc}", file=sys.stderr)
         return 2
 

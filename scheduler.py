@@ -53,13 +53,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from core.policy import Policy, resolve_policy
+from core.store import Store
+from core.timeutil import TZ, now_local
 from ingest.inbox import DEFAULT_SETTLE, ingest_inbox, ingest_received
-from ingest.store import Store
 from ingest.upkeep import clean_store, compact_store
 from subsidy.drafts import previous_month, write_monthly_draft
-from subsidy.policy import Policy, resolve_policy
 from subsidy.results import adopt_compaction
-from subsidy.timeutil import TZ, now_local
 
 INBOX_INGEST, MONTHLY_DRAFT, STORE_UPKEEP = "inbox_ingest", "monthly_draft", "store_upkeep"
 DEFAULT_INGEST_EVERY = 300.0

@@ -30,9 +30,9 @@ from api.routes import (
     tokens,
     uploads,
 )
-from api.settings import Settings
-from ingest.store import Store
-from subsidy.policy import resolve_policy
+from core.policy import resolve_policy
+from core.settings import Settings
+from core.store import Store
 
 logger = logging.getLogger("parcel_subsidy.api")
 

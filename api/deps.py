@@ -17,10 +17,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, StringConstraints
 
 from api.errors import ApiError
-from api.settings import Settings
-from ingest.store import Store
-from subsidy.policy import Policy
-from subsidy.timeutil import now_local, parse_month, resolve_as_of
+from core.policy import Policy
+from core.settings import Settings
+from core.store import Store
+from core.timeutil import now_local, parse_month, resolve_as_of
 from subsidy.tokens import ROLES, Principal, verify_token
 
 
@@ -130,7 +130,7 @@ def as_of_param(
     ] = None,
 ) -> datetime:
     """The ``as_of`` query parameter as an aware instant; now when absent; 422 when unreadable,
-    before 1970 or in the future (:func:`subsidy.timeutil.resolve_as_of`)."""
+    before 1970 or in the future (:func:`core.timeutil.resolve_as_of`)."""
     try:
         return resolve_as_of(as_of, now_local())
     except ValueError as exc:

@@ -28,7 +28,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingest.exceptions import FileRefused, FileTooLarge, StoreError, UploadConflict
+from core.exceptions import StoreError
+from ingest.exceptions import FileRefused, FileTooLarge, UploadConflict
 from subsidy.exceptions import (
     ConflictError,
     InvalidValueError,

@@ -11,7 +11,7 @@ Creates a token of ``--role`` in the store (revoked afterwards), starts
 ``/healthz``, sends ``--warmup`` untimed requests, then ``--requests`` timed ones from
 ``--concurrency`` threads (one keep-alive httpx client each), and prints one JSON line:
 p50/p90/p99/max latency in ms, requests per second, bytes of the answer. The server is
-stopped afterwards. Build the store first, e.g. with ``benchmarks.generate`` and the CLI's
+stopped afterwards. Build the store first, e.g. with ``ingest.synthetic`` and the CLI's
 ``ingest``.
 """
 
@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 
-from ingest.store import Store
-from subsidy.policy import resolve_policy
+from core.policy import resolve_policy
+from core.store import Store
 from subsidy.tokens import create_token, revoke_token
 
 

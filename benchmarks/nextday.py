@@ -1,6 +1,6 @@
 """The "one more day" of the incremental benchmark: new scans that continue stored parcels.
 
-:func:`make_next_day` reads a generated data set (``benchmarks.generate``) and writes, for the
+:func:`make_next_day` reads a generated data set (``ingest.synthetic``) and writes, for the
 first day after its period (its ``end_exclusive``), one Parquet export per carrier in the
 generator's shape (``OUT/scans/<CARRIER>/<CARRIER>-YYYY-MM-DD.parquet``) holding:
 
@@ -26,7 +26,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
-from benchmarks.generate import CARRIERS, SCHEMA
+from ingest.synthetic import CARRIERS, SCHEMA
 
 ARRIVAL_TYPES = ("arrive", "dispatch", "sign")
 

@@ -34,8 +34,8 @@ import duckdb
 import pyarrow.parquet as pq
 
 from benchmarks.peak import own_peak_rss
-from subsidy.policy import Policy, load_policy
-from subsidy.timeutil import TZ_NAME, now_local, parse_instant, to_local
+from core.policy import Policy, load_policy
+from core.timeutil import TZ_NAME, now_local, parse_instant, to_local
 
 #: The counts compared with the pipeline's, per (month, carrier).
 FIGURES = (

@@ -185,7 +185,7 @@ def cmd_generate(a: argparse.Namespace) -> dict[str, Any]:
         print(f"[bench] {target} exists; not generating again", file=sys.stderr)
         return json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     m = measure(
-        [PY, "-m", "benchmarks.generate", "--parcels", str(a.parcels), "--out", str(target),
+        [PY, "-m", "ingest.synthetic", "--parcels", str(a.parcels), "--out", str(target),
          "--layout", a.layout],
         label="generate",
     )  # fmt: skip

@@ -24,10 +24,10 @@ from typing import Any
 import polars as pl
 
 from benchmarks.peak import own_peak_rss
-from ingest.store import Store
+from core.policy import resolve_policy
+from core.store import Store
+from core.timeutil import now_local, parse_instant
 from ingest.uploads import ingest_file
-from subsidy.policy import resolve_policy
-from subsidy.timeutil import now_local, parse_instant
 
 
 def _report_counts(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -5,8 +5,9 @@ Hierarchy::
     IngestError
     ├── FileRefused          the upload is refused whole; nothing of it is ingested
     │   └── FileTooLarge     over the configured size (on disk or decompressed)
-    ├── UploadConflict       the same bytes are already on record for another carrier
-    └── StoreError           the store is unusable (locked, damaged); nothing was changed
+    └── UploadConflict       the same bytes are already on record for another carrier
+
+Store errors are ``core.exceptions.StoreError``.
 """
 
 
@@ -24,7 +25,3 @@ class FileTooLarge(FileRefused):
 
 class UploadConflict(IngestError):
     """The same bytes were already uploaded for another carrier (a file is one upload, ever)."""
-
-
-class StoreError(IngestError):
-    """The store cannot be used; the operation changed nothing."""

@@ -38,10 +38,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.policy import Policy
+from core.store import Store
 from ingest.exceptions import UploadConflict
-from ingest.store import Store
 from ingest.uploads import Upload, ingest_upload, register_upload
-from subsidy.policy import Policy
 
 DONE, REFUSED = "done", "refused"
 IGNORED_SUFFIXES = (".part", ".tmp")

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ingest.store import Store
+from core.store import Store
 from ingest.uploads import Upload
 from ingest.validate import REJECT_COLUMNS
 

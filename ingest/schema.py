@@ -1,13 +1,11 @@
-"""The canonical scan-event schema, its column aliases, and the scan-type vocabulary (SPEC §3)."""
+"""The words of uploads: column aliases, scan-type spellings and reject reasons (SPEC §3).
+
+The stored event's own schema is ``core.events``.
+"""
 
 from __future__ import annotations
 
-import polars as pl
-
-from subsidy.timeutil import TZ_NAME
-
-SCAN_TYPES: tuple[str, ...] = ("pickup", "depart", "arrive", "dispatch", "sign", "exception")
-ScanType = pl.Enum(SCAN_TYPES)
+from core.events import SCAN_TYPES
 
 #: Accepted spellings of each scan type (lower-cased, trimmed), Chinese export labels included.
 SCAN_TYPE_ALIASES: dict[str, str] = {
@@ -50,25 +48,6 @@ COLUMN_LABELS_ZH: dict[str, str] = {
     "carrier": "快递公司",
     "next_site_code": "下一站",
 }
-
-SCAN_TIME = pl.Datetime("us", TZ_NAME)
-
-#: One stored scan event. ``upload_id`` and ``row_no`` say where it came from, for audit.
-EVENT_SCHEMA = pl.Schema(
-    {
-        "carrier": pl.String,
-        "waybill_no": pl.String,
-        "scan_type": ScanType,
-        "site_code": pl.String,
-        "scan_time": SCAN_TIME,
-        "next_site_code": pl.String,
-        "upload_id": pl.Int64,
-        "row_no": pl.Int64,
-    }
-)
-
-#: An event's identity: the same tuple in two files is one event, stored and counted once.
-IDENTITY: tuple[str, ...] = ("carrier", "waybill_no", "scan_type", "site_code", "scan_time")
 
 REJECT_REASONS: tuple[str, ...] = (
     "missing_field",

@@ -31,9 +31,9 @@ from typing import Any
 
 import polars as pl
 
-from ingest.store import FILE_SCHEMA, Store, fsync_file, time_range_us
+from core.store import FILE_SCHEMA, Store, fsync_file, time_range_us
+from core.timeutil import to_local
 from ingest.uploads import STORED_ORDER
-from subsidy.timeutil import to_local
 
 DEFAULT_MAX_AGE = timedelta(days=1)
 #: A partition with at least this many current event files is compacted into one.

@@ -28,10 +28,10 @@ from typing import Any
 
 import polars as pl
 
-from ingest.exceptions import FileRefused, StoreError, UploadConflict
-from ingest.reader import first_line, open_upload
-from ingest.schema import IDENTITY, REJECT_REASONS
-from ingest.store import (
+from core.events import IDENTITY
+from core.exceptions import StoreError
+from core.policy import Policy
+from core.store import (
     FILE_SCHEMA,
     Store,
     event_file_name,
@@ -39,8 +39,10 @@ from ingest.store import (
     time_range_us,
     timestamp,
 )
+from ingest.exceptions import FileRefused, UploadConflict
+from ingest.reader import first_line, open_upload
+from ingest.schema import REJECT_REASONS
 from ingest.validate import REJECT_COLUMNS, accepted_events, rejected_rows, validate
-from subsidy.policy import Policy
 
 #: Called with the name of each step as it is reached: progress display, and crash tests
 #: (raising or exiting there simulates a crash at that point).

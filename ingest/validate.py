@@ -10,14 +10,9 @@ from datetime import datetime
 
 import polars as pl
 
-from ingest.schema import (
-    EVENT_SCHEMA,
-    SCAN_TIME,
-    SCAN_TYPE_ALIASES,
-    WAYBILL_PATTERN,
-    ScanType,
-)
-from subsidy.timeutil import TZ, TZ_NAME, to_local
+from core.events import EVENT_SCHEMA, SCAN_TIME, ScanType
+from core.timeutil import TZ, TZ_NAME, to_local
+from ingest.schema import SCAN_TYPE_ALIASES, WAYBILL_PATTERN
 
 EARLIEST_PLAUSIBLE = datetime(2020, 1, 1, tzinfo=TZ)
 

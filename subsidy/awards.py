@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ingest.store import Store, timestamp
+from core.money import fen_to_yuan
+from core.policy import Policy
+from core.store import Store, timestamp
 from subsidy.exceptions import ConflictError, InvalidValueError, NotFoundError
-from subsidy.money import fen_to_yuan
-from subsidy.policy import Policy
 
 AWARD_STATUSES: tuple[str, ...] = ("accredited", "approved", "paid")
 #: The status an award must have to move to the key's status.

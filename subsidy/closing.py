@@ -33,14 +33,10 @@ from typing import Any
 
 import polars as pl
 
-from ingest.store import Store, timestamp
-from subsidy.exceptions import ConflictError, InvalidValueError
-from subsidy.money import fen_to_yuan
-from subsidy.policy import Policy
-from subsidy.report import assemble_report, carrier_rows, center_awards, totals_of
-from subsidy.results import month_counts
-from subsidy.rule import INELIGIBLE_REASONS
-from subsidy.timeutil import (
+from core.money import fen_to_yuan
+from core.policy import Policy
+from core.store import Store, timestamp
+from core.timeutil import (
     month_bounds,
     month_is_over,
     months_between,
@@ -48,6 +44,10 @@ from subsidy.timeutil import (
     prev_month,
     to_local,
 )
+from subsidy.exceptions import ConflictError, InvalidValueError
+from subsidy.report import assemble_report, carrier_rows, center_awards, totals_of
+from subsidy.results import month_counts
+from subsidy.rule import INELIGIBLE_REASONS
 
 #: The longest range a summary covers (ten years of months).
 MAX_SUMMARY_MONTHS = 120

@@ -22,11 +22,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.store import Store
+from core.policy import Policy
+from core.store import Store
+from core.timeutil import month_of, prev_month, to_local
 from subsidy.closing import served_report
 from subsidy.exports import report_csv, report_xlsx
-from subsidy.policy import Policy
-from subsidy.timeutil import month_of, prev_month, to_local
 
 
 def previous_month(at: datetime) -> str:

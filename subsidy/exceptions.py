@@ -3,22 +3,19 @@
 Hierarchy::
 
     SubsidyError
-    ├── PolicyError          the policy file is invalid (a rate above the cap, a bad window)
     ├── SiteRegistryError    a sites registry file is refused whole
     ├── NotFoundError        a parcel, month or award that does not exist
     ├── ConflictError        the request contradicts the stored state (month closed twice,
     │                        a second award for a center)
     └── InvalidValueError    a value breaks a rule of the scheme (an award above the cap, a
                              month not yet over, an unknown role)
+
+Policy errors are ``core.exceptions.PolicyError``.
 """
 
 
 class SubsidyError(Exception):
     """Base class of every error raised by the subsidy package."""
-
-
-class PolicyError(SubsidyError):
-    """The policy configuration is invalid; refused at load."""
 
 
 class SiteRegistryError(SubsidyError):

@@ -7,13 +7,13 @@ from typing import Any
 
 import polars as pl
 
-from ingest.store import Store
+from core.money import fen_to_yuan
+from core.policy import Policy
+from core.store import Store
+from core.timeutil import to_local
 from subsidy.exceptions import NotFoundError
-from subsidy.money import fen_to_yuan
-from subsidy.policy import Policy
 from subsidy.rule import parcel_statuses
 from subsidy.sites import load_sites
-from subsidy.timeutil import to_local
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -11,13 +11,13 @@ from typing import Any
 
 import polars as pl
 
-from ingest.store import Store
-from subsidy.money import fen_to_yuan
-from subsidy.policy import Policy
+from core.money import fen_to_yuan
+from core.policy import Policy
+from core.store import Store
+from core.timeutil import month_bounds, to_local
 from subsidy.results import month_counts
 from subsidy.rule import INELIGIBLE_REASONS, parcel_statuses
 from subsidy.sites import load_sites
-from subsidy.timeutil import month_bounds, to_local
 
 
 def rates_in_month(policy: Policy, month: str) -> list[int]:

@@ -45,12 +45,12 @@ from typing import Any
 
 import polars as pl
 
-from ingest.schema import EVENT_SCHEMA
-from ingest.store import FILE_SCHEMA, Store
-from subsidy.policy import Policy
+from core.events import EVENT_SCHEMA
+from core.policy import Policy
+from core.store import FILE_SCHEMA, Store
+from core.timeutil import to_local
 from subsidy.rule import ARRIVAL_TYPES, INELIGIBLE_REASONS, PARCEL, STATUS_SCHEMA, parcel_statuses
 from subsidy.sites import load_sites
-from subsidy.timeutil import to_local
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RESULTS_DIR = "results"

@@ -23,9 +23,9 @@ from datetime import datetime
 
 import polars as pl
 
-from ingest.schema import SCAN_TIME
-from subsidy.policy import Policy
-from subsidy.timeutil import to_local
+from core.events import SCAN_TIME
+from core.policy import Policy
+from core.timeutil import to_local
 
 STATUSES: tuple[str, ...] = ("eligible", "pending", "ineligible")
 INELIGIBLE_REASONS: tuple[str, ...] = (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.store import Store
+from core.store import Store
 from subsidy.exceptions import SiteRegistryError
 
 SITE_KINDS: tuple[str, ...] = ("district_center", "village_hub", "other")

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.store import Store, timestamp
+from core.store import Store, timestamp
 from subsidy.exceptions import ConflictError, InvalidValueError, NotFoundError
 
 ROLES: tuple[str, ...] = ("operator", "finance", "auditor", "admin")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.store import Store
-from subsidy.policy import Policy, load_policy
+from core.policy import Policy, load_policy
+from core.store import Store
 from tests.factories import make_store
 
 

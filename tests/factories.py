@@ -19,13 +19,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.schema import EVENT_SCHEMA
-from ingest.store import Store
+from core.events import EVENT_SCHEMA
+from core.policy import Policy, load_policy
+from core.store import Store
+from core.timeutil import TZ
 from ingest.uploads import Upload, ingest_file
-from subsidy.policy import Policy, load_policy
 from subsidy.report import monthly_report
 from subsidy.sites import REGISTRY_COLUMNS, SITES_SCHEMA, import_sites
-from subsidy.timeutil import TZ
 
 UTC = UTC
 DAY = timedelta(days=1)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import cli
-from ingest.store import Store
+from core.policy import DEFAULT_POLICY_PATH, load_policy
+from core.store import Store
 from ingest.uploads import STEPS
 from subsidy.closing import served_report
-from subsidy.policy import DEFAULT_POLICY_PATH, load_policy
 from tests.factories import (
     DAY,
     cst,

@@ -15,8 +15,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.policy import load_policy
 from ingest.uploads import ingest_file
-from subsidy.policy import load_policy
 from tests.factories import (
     CENTER,
     HUB,

@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 
 import scheduler
+from core.policy import Policy
+from core.store import Store
+from core.timeutil import TZ
 from ingest.inbox import inbox_dir
-from ingest.store import Store
 from subsidy import results
 from subsidy.closing import served_report
 from subsidy.drafts import reports_dir
 from subsidy.exports import report_csv, report_xlsx
-from subsidy.policy import Policy
 from subsidy.report import monthly_report
-from subsidy.timeutil import TZ
 from tests.factories import NOW, cst, ingest_rows, parcel, write_parquet
 
 JUNE_1ST_2AM = cst(2023, 6, 1, 2)

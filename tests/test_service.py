@@ -21,7 +21,7 @@ import httpx
 import polars as pl
 import pytest
 
-from ingest.store import DB_NAME
+from core.store import DB_NAME
 from tests.factories import CENTER, HUB, NOW, SITES, cst, parcel, write_parquet, write_sites_csv
 
 AS_OF = NOW.isoformat()

@@ -25,11 +25,11 @@ from typing import Any, TypeVar
 from fastapi import Request
 
 from api.console.session import Session
-from ingest.store import Store
-from subsidy import timeutil
+from core import timeutil
+from core.policy import Policy
+from core.store import Store
+from core.timeutil import month_of, now_local
 from subsidy.closing import check_reportable, served_report, summary
-from subsidy.policy import Policy
-from subsidy.timeutil import month_of, now_local
 
 T = TypeVar("T")
 
@@ -88,7 +88,7 @@ def resolve_as_of(text: str | None) -> datetime | None:
     """The parsed ``?as_of=``; ``None`` (meaning now) when absent.
 
     Raises ``ValueError`` saying why for text that is not an instant, or one before 1970 or
-    in the future (:func:`subsidy.timeutil.resolve_as_of`).
+    in the future (:func:`core.timeutil.resolve_as_of`).
     """
     if text and text.strip():
         return timeutil.resolve_as_of(text, now_local())

@@ -1,6 +1,6 @@
 """The console's words in Chinese (zh-CN, the default) and English, and how it shows values.
 
-Money is shown as yuan with two decimals, from integer fen, by :func:`subsidy.money.fen_to_yuan`
+Money is shown as yuan with two decimals, from integer fen, by :func:`core.money.fen_to_yuan`
 (never a float), grouped by thousands; times are shown in Asia/Shanghai. Every label a page
 uses is a key of :data:`MESSAGES`; a test checks that both languages have every key.
 """
@@ -11,8 +11,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from subsidy.money import fen_to_yuan
-from subsidy.timeutil import to_local
+from core.money import fen_to_yuan
+from core.timeutil import to_local
 
 LANGS: tuple[str, ...] = ("zh-CN", "en")
 DEFAULT_LANG = "zh-CN"

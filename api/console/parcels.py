@@ -14,8 +14,8 @@ from api.console import figures, i18n
 from api.console.render import ConsoleRoute, lang_of, page
 from api.console.session import Session, current_user
 from api.routes import parcels as parcel_routes
+from core.timeutil import now_local
 from subsidy.exceptions import NotFoundError
-from subsidy.timeutil import now_local
 
 router = APIRouter(route_class=ConsoleRoute)
 

@@ -17,11 +17,11 @@ from api.console.render import ConsoleRoute, error_status, lang_of, page
 from api.console.session import Session, check_csrf, current_user, require_role
 from api.routes import audit as audit_routes
 from api.routes import awards as award_routes
+from core.money import yuan_to_fen
+from core.timeutil import now_local
 from subsidy.awards import record_award
 from subsidy.exceptions import NotFoundError, SubsidyError
-from subsidy.money import yuan_to_fen
 from subsidy.sites import load_sites
-from subsidy.timeutil import now_local
 
 router = APIRouter(route_class=ConsoleRoute)
 

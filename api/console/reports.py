@@ -17,16 +17,16 @@ from api.console.render import ConsoleRoute, lang_of, page
 from api.console.session import Session, check_csrf, current_user, require_role
 from api.errors import ApiError
 from api.routes import reports as report_routes
-from subsidy.closing import check_closable, close_month, served_report
-from subsidy.exceptions import InvalidValueError
-from subsidy.rule import INELIGIBLE_REASONS
-from subsidy.timeutil import (
+from core.timeutil import (
     month_is_over,
     next_month,
     now_local,
     parse_month,
     prev_month,
 )
+from subsidy.closing import check_closable, close_month, served_report
+from subsidy.exceptions import InvalidValueError
+from subsidy.rule import INELIGIBLE_REASONS
 
 router = APIRouter(route_class=ConsoleRoute)
 

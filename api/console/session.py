@@ -26,7 +26,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from api.errors import ApiError
-from ingest.store import Store
+from core.store import Store
 from subsidy.tokens import Principal, verify_token
 
 SESSION_COOKIE = "ps_session"

@@ -10,8 +10,8 @@ from fastapi import Path as PathParam
 from api.deps import Finance, PolicyDep, Staff, StoreDep
 from api.errors import responses
 from api.schemas import AwardIn, AwardOut
+from core.timeutil import now_local
 from subsidy.awards import advance_award, get_award, list_awards, record_award
-from subsidy.timeutil import now_local
 
 router = APIRouter(prefix="/v1/center-awards", tags=["center awards"])
 

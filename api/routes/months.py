@@ -10,8 +10,8 @@ from fastapi import Path as PathParam
 from api.deps import MONTH_DOC, Finance, MonthText, PolicyDep, Staff, StoreDep
 from api.errors import responses
 from api.schemas import ClosedMonthOut
+from core.timeutil import now_local
 from subsidy.closing import close_month, closed_months
-from subsidy.timeutil import now_local
 
 router = APIRouter(prefix="/v1/months", tags=["months"])
 

@@ -10,9 +10,9 @@ from fastapi import Path as PathParam
 from api.deps import AsOf, PolicyDep, Reader, StoreDep
 from api.errors import responses
 from api.schemas import ParcelExplanation
+from core.timeutil import to_local
 from subsidy.exceptions import NotFoundError
 from subsidy.explain import explain_parcel
-from subsidy.timeutil import to_local
 
 router = APIRouter(prefix="/v1/parcels", tags=["parcels"])
 

@@ -16,9 +16,9 @@ from fastapi.responses import Response
 from api.deps import AsOf, Month, MonthText, PolicyDep, Reader, StoreDep
 from api.errors import responses
 from api.schemas import MonthlyReport, Summary
+from core.timeutil import now_local
 from subsidy.closing import check_reportable, served_report, summary
 from subsidy.exports import XLSX_MEDIA_TYPE, report_csv, report_xlsx
-from subsidy.timeutil import now_local
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

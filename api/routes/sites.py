@@ -24,7 +24,7 @@ from api.deps import Admin, Reader, SettingsDep, StoreDep
 from api.errors import ApiError, responses
 from api.schemas import SitesIn, SitesOut, SitesReplaced
 from api.upload_stream import human
-from ingest.store import Store
+from core.store import Store
 from subsidy.sites import REGISTRY_COLUMNS, load_sites, parse_registry, replace_sites
 from subsidy.tokens import Principal
 

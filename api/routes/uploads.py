@@ -27,17 +27,17 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import Operator, PolicyDep, Reader, SettingsDep, StoreDep
 from api.errors import ApiError, responses
 from api.schemas import RejectPage, UploadList, UploadOut, UploadStatus
-from api.settings import Settings
 from api.upload_stream import FIELD, ReceivedFile, receive_file
+from core.policy import Policy
+from core.settings import Settings
+from core.store import Store
+from core.timeutil import now_local
 from ingest.exceptions import FileRefused
 from ingest.ledger import find_upload_by_sha, iter_rejects, list_uploads, rejects_page
 from ingest.reader import check_upload
-from ingest.store import Store
 from ingest.uploads import Upload, get_upload, ingest_upload, register_upload
 from subsidy.exceptions import NotFoundError
 from subsidy.exports import rejects_csv
-from subsidy.policy import Policy
-from subsidy.timeutil import now_local
 from subsidy.tokens import Principal
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])

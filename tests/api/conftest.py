@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
-from ingest.store import Store
-from subsidy.policy import Policy
+from core.policy import Policy
+from core.settings import Settings
+from core.store import Store
 from subsidy.tokens import create_token
 from tests.factories import CENTER, DAY, cst, parcel, write_parquet
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from ingest.store import Store
+from core.store import Store
 from subsidy.tokens import hash_token
 from tests.api.conftest import bearer
 from tests.factories import SITES, write_sites_csv

@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from core.policy import Policy
+from core.settings import Settings
 from subsidy.awards import advance_award, record_award
-from subsidy.policy import Policy
 from subsidy.tokens import create_token
 from tests.api.conftest import CALLERS, LIMIT, bearer, make_tokens, may_rows
 from tests.factories import SITES, cst, make_store, parcel, write_parquet, write_sites_csv

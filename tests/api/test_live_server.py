@@ -18,9 +18,9 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from api.settings import Settings
-from ingest.store import Store
-from subsidy.policy import Policy
+from core.policy import Policy
+from core.settings import Settings
+from core.store import Store
 from tests.api.conftest import LIMIT, bearer, make_tokens, may_rows
 from tests.factories import SITES, cst, make_store, parcel, write_parquet, write_sites_csv
 

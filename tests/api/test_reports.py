@@ -12,9 +12,9 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest.store import Store
+from core.policy import Policy
+from core.store import Store
 from subsidy.awards import record_award
-from subsidy.policy import Policy
 from subsidy.report import monthly_report
 from tests.api.conftest import bearer, may_rows, upload
 from tests.factories import cst, parcel, write_parquet

@@ -25,8 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
-from api.settings import Settings
-from subsidy.policy import load_policy
+from core.policy import load_policy
+from core.settings import Settings
 from tests.api.conftest import LIMIT, bearer, make_tokens, may_rows
 from tests.factories import make_store, write_parquet
 

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from ingest.store import Store
+from core.store import Store
 from ingest.uploads import stored_file
 from tests.api.conftest import LIMIT, bearer, may_rows, upload
 from tests.factories import cst, parcel, write_parquet

@@ -12,11 +12,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from benchmarks.generate import generate
 from benchmarks.peer_duckdb import FIGURES, peer_counts
-from ingest.store import Store
+from core.policy import Policy
+from core.store import Store
+from ingest.synthetic import generate
 from ingest.uploads import ingest_file
-from subsidy.policy import Policy
 from subsidy.results import compute_counts, refresh
 from subsidy.sites import import_sites
 from tests.factories import cst

@@ -25,9 +25,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ingest.store import Store
+from core.policy import Policy
+from core.store import Store
 from ingest.uploads import ingest_file
-from subsidy.policy import Policy
 from subsidy.tokens import create_token
 from tests.factories import DAY, HUB2, NOW, cst, make_store, parcel, scan, write_parquet
 

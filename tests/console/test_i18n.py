@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.console import i18n
-from ingest.schema import REJECT_REASONS, SCAN_TYPES
+from core.events import SCAN_TYPES
+from ingest.schema import REJECT_REASONS
 from subsidy.rule import INELIGIBLE_REASONS
 from tests.console.conftest import MONTH, Seeded, form_csrf, sign_in
 from tests.factories import utc

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from core.policy import Policy
+from core.store import Store
 from ingest import inbox as inbox_module
 from ingest.inbox import inbox_dir, ingest_inbox, ingest_received
-from ingest.store import Store
 from ingest.uploads import get_upload, ingest_file, register_upload
-from subsidy.policy import Policy
 from tests.factories import NOW, cst, parcel, report, store_state, write_parquet
 
 SETTLE = timedelta(seconds=10)

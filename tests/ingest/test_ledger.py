@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.store import Store
 from ingest.ledger import (
     find_upload_by_sha,
     iter_rejects,
@@ -11,7 +12,6 @@ from ingest.ledger import (
     read_audit_log,
     rejects_page,
 )
-from ingest.store import Store
 from ingest.uploads import register_upload
 from tests.factories import cst, ingest_rows, parcel
 

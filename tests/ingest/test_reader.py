@@ -19,11 +19,11 @@ import pyarrow.parquet as pq
 import pyarrow.parquet.encryption as pqe
 import pytest
 
+from core.policy import Policy
+from core.store import Store
 from ingest.exceptions import FileRefused, FileTooLarge
 from ingest.reader import check_upload, open_upload
-from ingest.store import Store
 from ingest.uploads import ingest_file, stored_file
-from subsidy.policy import Policy
 from tests.factories import (
     CENTER,
     HUB,

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from polars.testing import assert_frame_equal
 
+from core.policy import Policy
+from core.store import Store
 from ingest import upkeep
-from ingest.store import Store
 from ingest.upkeep import RETIRED_GRACE, clean_store, compact_store
 from ingest.uploads import get_upload, register_upload
 from subsidy.closing import close_month
-from subsidy.policy import Policy
 from tests.factories import (
     NOW,
     cst,

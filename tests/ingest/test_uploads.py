@@ -13,8 +13,10 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from ingest.exceptions import FileRefused, StoreError, UploadConflict
-from ingest.store import Store
+from core.exceptions import StoreError
+from core.policy import Policy
+from core.store import Store
+from ingest.exceptions import FileRefused, UploadConflict
 from ingest.uploads import (
     STEPS,
     Upload,
@@ -25,7 +27,6 @@ from ingest.uploads import (
     sha256_file,
     stored_file,
 )
-from subsidy.policy import Policy
 from tests.factories import (
     CENTER,
     DAY,
@@ -252,7 +253,7 @@ def crash_at(step: str, exc: type[BaseException] = Crash) -> Any:
 
 
 def _policy() -> Policy:
-    from subsidy.policy import load_policy
+    from core.policy import load_policy
 
     return load_policy()
 

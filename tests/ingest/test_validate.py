@@ -9,10 +9,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from ingest.store import Store
+from core.policy import Policy
+from core.store import Store
 from ingest.uploads import ingest_file
 from ingest.validate import accepted_events, parse_scan_time, rejected_rows, validate
-from subsidy.policy import Policy
 from tests.factories import (
     CENTER,
     NOW,

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from core.policy import Policy
+from core.store import Store
 from ingest.ledger import read_audit_log
-from ingest.store import Store
 from subsidy.awards import advance_award, get_award, list_awards, record_award
 from subsidy.exceptions import ConflictError, InvalidValueError, NotFoundError
-from subsidy.policy import Policy
 from subsidy.report import monthly_report
 from tests.factories import CENTER, HUB, LATE_CENTER, cst
 

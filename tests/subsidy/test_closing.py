@@ -7,7 +7,8 @@ import sqlite3
 
 import pytest
 
-from ingest.store import Store
+from core.policy import Policy
+from core.store import Store
 from subsidy.closing import (
     adjustment_sources,
     carrier_view,
@@ -18,7 +19,6 @@ from subsidy.closing import (
     summary,
 )
 from subsidy.exceptions import ConflictError, InvalidValueError
-from subsidy.policy import Policy
 from subsidy.report import monthly_report
 from tests.factories import DAY, cst, ingest_rows, parcel
 

@@ -7,10 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from ingest.store import Store
+from core.policy import Policy
+from core.store import Store
 from subsidy.closing import close_month, frozen_report
 from subsidy.drafts import previous_month, reports_dir, write_monthly_draft
-from subsidy.policy import Policy
 from tests.factories import DAY, cst, ingest_rows, parcel, utc
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from ingest.store import Store
+from core.policy import Policy
+from core.store import Store
 from subsidy.exceptions import NotFoundError
 from subsidy.explain import explain_parcel
-from subsidy.policy import Policy
 from tests.factories import (
     CENTER,
     DAY,

@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from ingest.store import Store
-from subsidy.policy import Policy, Rate
+from core.policy import Policy, Rate
+from core.store import Store
 from subsidy.report import monthly_report, rates_in_month
 from tests.factories import (
     CENTER,

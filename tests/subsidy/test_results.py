@@ -1,6 +1,6 @@
 """Materialised results (subsidy.results): an incremental refresh equals a full rebuild.
 
-The store is a small generated one (benchmarks.generate); on top of it, parcels whose scans
+The store is a small generated one (ingest.synthetic); on top of it, parcels whose scans
 arrive in separate uploads days apart, across a month boundary, out of order, and after the
 month of their departure was closed.
 """
@@ -14,11 +14,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from benchmarks.generate import generate
-from ingest.store import Store
+from core.policy import Policy
+from core.store import Store
+from ingest.synthetic import generate
 from ingest.uploads import ingest_file
 from subsidy import closing, results
-from subsidy.policy import Policy
 from subsidy.report import monthly_report
 from subsidy.results import compute_counts, current, refresh
 from subsidy.sites import import_sites

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from subsidy.policy import Policy, Rate
+from core.policy import Policy, Rate
 from subsidy.rule import parcel_statuses
 from tests.factories import (
     CENTER,

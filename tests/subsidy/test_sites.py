@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.store import Store
+from core.store import Store
 from subsidy.exceptions import SiteRegistryError
 from subsidy.sites import SITES_SCHEMA, import_sites, load_sites, parse_registry
 from tests.factories import CENTER, HUB, SHORT_HUB, SITES, make_store, write_sites_csv

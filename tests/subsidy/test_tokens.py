@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.policy import Policy
+from core.store import Store
 from ingest.ledger import read_audit_log
-from ingest.store import Store
 from subsidy.exceptions import ConflictError, InvalidValueError, NotFoundError
-from subsidy.policy import Policy
 from subsidy.tokens import (
     ROLES,
     Principal,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from subsidy.timeutil import TZ, month_is_over, prev_month, resolve_as_of
+from core.timeutil import TZ, month_is_over, prev_month, resolve_as_of
 
 NOW = datetime(2024, 12, 1, 12, 0, tzinfo=TZ)
 

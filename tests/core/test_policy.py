@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from subsidy.exceptions import PolicyError
-from subsidy.policy import (
+from core.exceptions import PolicyError
+from core.policy import (
     DEFAULT_POLICY_PATH,
     Policy,
     Rate,
@@ -19,7 +19,7 @@ from subsidy.policy import (
     policy_from_dict,
     resolve_policy,
 )
-from subsidy.timeutil import TZ
+from core.timeutil import TZ
 from tests.factories import cst, utc
 
 

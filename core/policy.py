@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from subsidy.exceptions import PolicyError
-from subsidy.timeutil import month_of, to_local
+from core.exceptions import PolicyError
+from core.timeutil import month_of, to_local
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
 

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.exceptions import StoreError
-from ingest.schema import EVENT_SCHEMA, ScanType
-from subsidy.timeutil import now_local
+from core.events import EVENT_SCHEMA, ScanType
+from core.exceptions import StoreError
+from core.timeutil import now_local
 
 DB_NAME = "parcel_subsidy.sqlite"
 
