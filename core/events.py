@@ -18,14 +18,14 @@ SCAN_TIME = pl.Datetime("us", TZ_NAME)
 #: One stored scan event. ``upload_id`` and ``row_no`` say where it came from, for audit.
 EVENT_SCHEMA = pl.Schema(
     {
-        "carrier": pl.String,
-        "waybill_no": pl.String,
+        "carrier": pl.String(),
+        "waybill_no": pl.String(),
         "scan_type": ScanType,
-        "site_code": pl.String,
+        "site_code": pl.String(),
         "scan_time": SCAN_TIME,
-        "next_site_code": pl.String,
-        "upload_id": pl.Int64,
-        "row_no": pl.Int64,
+        "next_site_code": pl.String(),
+        "upload_id": pl.Int64(),
+        "row_no": pl.Int64(),
     }
 )
 

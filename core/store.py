@@ -447,7 +447,7 @@ class Store:
 
 
 #: Schema of event files on disk: ``scan_type`` is plain text there, for other readers.
-FILE_SCHEMA = pl.Schema({**EVENT_SCHEMA, "scan_type": pl.String})
+FILE_SCHEMA = pl.Schema({**EVENT_SCHEMA, "scan_type": pl.String()})
 
 
 def time_range_us(events: pl.DataFrame) -> tuple[int, int]:

@@ -330,8 +330,9 @@ def ingest_upload(
                     "unchanged for audit"
                 )
                 _refuse(store, upload_id, reason)
-                result = get_upload(store, upload_id)
-                assert result is not None
+                refused = get_upload(store, upload_id)
+                assert refused is not None
+                result = refused
         except BaseException as exc:
             for path in written:
                 path.unlink(missing_ok=True)

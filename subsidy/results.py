@@ -184,7 +184,7 @@ def _tidy(counts: pl.DataFrame) -> pl.DataFrame:
     nonzero = pl.any_horizontal([pl.col(c) != 0 for c in COUNT_COLUMNS])
     return (
         counts.select(COUNTS_SCHEMA.names())
-        .cast(dict(COUNTS_SCHEMA))
+        .cast(COUNTS_SCHEMA)
         .filter(nonzero)
         .sort("month", "carrier")
     )
@@ -492,7 +492,7 @@ def _patch(counts: pl.DataFrame, minus: pl.DataFrame, plus: pl.DataFrame) -> pl.
         plus.select(COUNTS_SCHEMA.names()),
     ]
     return (
-        pl.concat([f.cast(dict(COUNTS_SCHEMA)) for f in signed])
+        pl.concat([f.cast(COUNTS_SCHEMA) for f in signed])
         .group_by("month", "carrier")
         .agg(pl.col(c).sum() for c in COUNT_COLUMNS)
     )

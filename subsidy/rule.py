@@ -39,18 +39,18 @@ PARCEL = ("carrier", "waybill_no")
 #: One row per in-scope parcel: the outcome of the rule and the two scans that decided it.
 STATUS_SCHEMA = pl.Schema(
     {
-        "carrier": pl.String,
-        "waybill_no": pl.String,
-        "month": pl.String,
+        "carrier": pl.String(),
+        "waybill_no": pl.String(),
+        "month": pl.String(),
         "d_time": SCAN_TIME,
-        "d_site": pl.String,
+        "d_site": pl.String(),
         "a_time": SCAN_TIME,
-        "a_site": pl.String,
-        "a_scan_type": pl.String,
-        "status": pl.String,
-        "reason": pl.String,
-        "rate_fen": pl.Int64,
-        "subsidy_fen": pl.Int64,
+        "a_site": pl.String(),
+        "a_scan_type": pl.String(),
+        "status": pl.String(),
+        "reason": pl.String(),
+        "rate_fen": pl.Int64(),
+        "subsidy_fen": pl.Int64(),
     }
 )
 

@@ -30,12 +30,12 @@ REGISTRY_COLUMNS: tuple[str, ...] = (
 #: The registry as the rule reads it.
 SITES_SCHEMA = pl.Schema(
     {
-        "site_code": pl.String,
-        "name": pl.String,
+        "site_code": pl.String(),
+        "name": pl.String(),
         "kind": SiteKind,
-        "town": pl.String,
-        "active_from": pl.Date,
-        "active_to": pl.Date,
+        "town": pl.String(),
+        "active_from": pl.Date(),
+        "active_to": pl.Date(),
     }
 )
 
