@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.exceptions import BadValue
+
 
 def fen_to_yuan(fen: int) -> str:
     """Format integer fen as a yuan string with two decimals: ``2460 -> "24.60"``.
@@ -22,5 +24,7 @@ def yuan_to_fen(text: str) -> int:
     raw = raw.lstrip("+-")
     whole, _, frac = raw.partition(".")
     if not whole.isdigit() or (frac and not frac.isdigit()) or len(frac) > 2:
-        raise ValueError(f"not a yuan amount with at most 2 decimals: {text!r}")
+        raise BadValue(
+            f"not a yuan amount with at most 2 decimals: {text!r}", code="bad_yuan", value=text
+        )
     return sign * (int(whole) * 100 + int(frac.ljust(2, "0") or 0))

@@ -10,6 +10,8 @@ import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.exceptions import BadValue
+
 TZ_NAME = "Asia/Shanghai"
 TZ = ZoneInfo(TZ_NAME)
 
@@ -35,8 +37,10 @@ def parse_instant(text: str) -> datetime:
             return datetime.combine(date.fromisoformat(raw), datetime.min.time(), TZ)
         return to_local(datetime.fromisoformat(raw.replace("Z", "+00:00")))
     except (ValueError, OverflowError):
-        raise ValueError(
-            f"not an ISO 8601 time: {text!r}; use e.g. 2023-06-10T00:00:00+08:00 or 2023-06-10"
+        raise BadValue(
+            f"not an ISO 8601 time: {text!r}; use e.g. 2023-06-10T00:00:00+08:00 or 2023-06-10",
+            code="bad_instant",
+            value=text,
         ) from None
 
 
@@ -44,7 +48,9 @@ def parse_month(text: str) -> tuple[int, int]:
     """Parse ``YYYY-MM`` into ``(year, month)``; raises ``ValueError`` with the expected form."""
     m = _MONTH_RE.match(text.strip())
     if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1900:
-        raise ValueError(f"not a month: {text!r}; expected YYYY-MM, e.g. 2023-05")
+        raise BadValue(
+            f"not a month: {text!r}; expected YYYY-MM, e.g. 2023-05", code="bad_month", value=text
+        )
     return int(m.group(1)), int(m.group(2))
 
 
@@ -118,10 +124,17 @@ def resolve_as_of(text: str | None, now: datetime) -> datetime:
         return to_local(now)
     value = parse_instant(text)
     if value < EARLIEST_AS_OF:
-        raise ValueError(f"as_of {text!r} lies before 1970; no scan is that old")
+        raise BadValue(
+            f"as_of {text!r} lies before 1970; no scan is that old",
+            code="as_of_too_early",
+            value=text,
+        )
     if value > to_local(now) + ONE_DAY:
-        raise ValueError(
+        raise BadValue(
             f"as_of {text!r} lies in the future (now is {to_local(now):%Y-%m-%d %H:%M} "
-            "Asia/Shanghai); figures exist only up to now"
+            "Asia/Shanghai); figures exist only up to now",
+            code="as_of_in_future",
+            value=text,
+            now=f"{to_local(now):%Y-%m-%d %H:%M}",
         )
     return value

@@ -10,8 +10,10 @@ Hierarchy::
 Store errors are ``core.exceptions.StoreError``.
 """
 
+from core.exceptions import DomainError
 
-class IngestError(Exception):
+
+class IngestError(DomainError):
     """Base class of every error raised by the ingest package."""
 
 

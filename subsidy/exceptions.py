@@ -13,8 +13,10 @@ Hierarchy::
 Policy errors are ``core.exceptions.PolicyError``.
 """
 
+from core.exceptions import DomainError
 
-class SubsidyError(Exception):
+
+class SubsidyError(DomainError):
     """Base class of every error raised by the subsidy package."""
 
 
