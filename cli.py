@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sqlite3
 import sys
@@ -15,8 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from core.exceptions import CoreError
 from core.policy import Policy, resolve_policy
+from core.settings import Settings
 from core.store import Store
 from core.timeutil import next_month, now_local, parse_month, resolve_as_of
 from ingest.exceptions import FileRefused, IngestError
@@ -25,10 +27,6 @@ from subsidy.closing import check_reportable, served_report
 from subsidy.exceptions import NotFoundError, SubsidyError
 from subsidy.explain import explain_parcel
 from subsidy.sites import import_sites
-
-#: Test hook: ``PARCEL_SUBSIDY_CRASH_AT=<step>`` kills the process at that ingest step, so the
-#: crash tests can check that the store survives a real process death (see ``ingest.uploads``).
-CRASH_ENV = "PARCEL_SUBSIDY_CRASH_AT"
 
 EPILOG = """\
 examples:
@@ -56,9 +54,15 @@ STEP_SHARE = {"registered": 0.1, "validated": 0.55, "files_written": 0.9, "commi
 class IngestProgress:
     """The ingest step hook of ``ingest``: advances a progress bar, in bytes of the input
     files, by each step's share of the file being ingested (a bar only in a terminal, unless
-    one is given), and serves the crash tests (``CRASH_ENV``)."""
+    one is given), then calls ``also`` with the step (what :func:`main` was given as
+    ``on_step``: the crash tests kill the process there)."""
 
-    def __init__(self, files: Sequence[str], bar: Any = None) -> None:
+    def __init__(
+        self,
+        files: Sequence[str],
+        bar: Any = None,
+        also: Callable[[str], None] | None = None,
+    ) -> None:
         self.sizes = {name: Path(name).stat().st_size for name in files if Path(name).is_file()}
         if bar is None and sys.stderr.isatty() and files:
             from tqdm import tqdm
@@ -71,7 +75,7 @@ class IngestProgress:
                 leave=False,
             )
         self.bar = bar
-        self.crash_at = os.environ.get(CRASH_ENV)
+        self.also = also
         self.current = ""
         self.base = self.shown = 0
 
@@ -93,8 +97,8 @@ class IngestProgress:
             self.shown = target
 
     def __call__(self, step: str) -> None:
-        if step == self.crash_at:
-            os._exit(75)
+        if self.also is not None:
+            self.also(step)
         if self.bar is None:
             return
         size = self.sizes.get(self.current, 0)
@@ -125,7 +129,7 @@ def _describe(upload: Upload, name: str) -> str:
 
 def cmd_ingest(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     carrier = args.carrier.upper() if args.carrier else None
-    progress = IngestProgress(args.files)
+    progress = IngestProgress(args.files, also=args.on_step)
     failures = 0
     results = []
     for name in args.files:
@@ -286,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--data-dir",
-        default=os.environ.get("PARCEL_SUBSIDY_DATA_DIR", "data"),
+        default=None,
         help="the store folder (default: $PARCEL_SUBSIDY_DATA_DIR, then ./data)",
     )
     parser.add_argument(
@@ -363,11 +367,10 @@ def cmd_serve(args: argparse.Namespace, store: Store, policy: Policy) -> int:
 
     from api.app import create_app
 
-    if args.ingest_every is not None:
-        if not 0 < args.ingest_every < float("inf"):
-            raise ValueError(f"--ingest-every {args.ingest_every}: give a positive number")
-        os.environ["PARCEL_SUBSIDY_INGEST_EVERY"] = str(args.ingest_every)
-    app = create_app(store.root, args.policy, run_scheduler=not args.no_scheduler)
+    settings: Settings = args.settings
+    app = create_app(
+        store.root, settings.policy, run_scheduler=not args.no_scheduler, settings=settings
+    )
     # uvicorn shuts down gracefully on SIGTERM (the scheduler's running job finishes), then
     # raises the signal again for the previous handler: this one ends the process with 0.
     signal.signal(signal.SIGTERM, _exit_after_shutdown)
@@ -444,12 +447,38 @@ def _add_api_commands(sub: Any, fmt: argparse.ArgumentParser) -> None:
 EXTENSIONS.append(_add_api_commands)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``parcel-subsidy`` console script."""
+def settings_of(args: argparse.Namespace) -> Settings:
+    """The one :class:`Settings` of this run: the flags given, then ``PARCEL_SUBSIDY_*``
+    variables, then the defaults. Raises ``ValueError`` (one line) on a bad value."""
+    given: dict[str, Any] = {"policy": args.policy}
+    if args.data_dir is not None:
+        given["data_dir"] = Path(args.data_dir)
+    if getattr(args, "ingest_every", None) is not None:
+        given["ingest_every"] = args.ingest_every
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"bad setting: {problems}") from None
+
+
+def main(argv: Sequence[str] | None = None, *, on_step: Callable[[str], None] | None = None) -> int:
+    """Entry point of the ``parcel-subsidy`` console script.
+
+    ``on_step`` is called with the name of each ingest step as it is reached (tests kill the
+    process there to check that the store survives a real death)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.on_step = on_step
     try:
-        store = Store(Path(args.data_dir)).init()
+        args.settings = settings_of(args)
+    except ValueError as exc:
+        print(f"parcel-subsidy: {exc}", file=sys.stderr)
+        return 2
+    try:
+        store = Store(args.settings.data_dir).init()
     except (OSError, sqlite3.Error, CoreError) as exc:
         print(
             f"parcel-subsidy: cannot use {args.data_dir} as the data folder ({exc})",
@@ -457,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     try:
-        policy = resolve_policy(store.root, args.policy)
+        policy = resolve_policy(store.root, args.settings.policy)
         return int(args.func(args, store, policy))
     except (FileRefused, NotFoundError) as exc:
         print(f"parcel-subsidy: {exc}", file=sys.stderr)

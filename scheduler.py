@@ -35,7 +35,6 @@ import fcntl
 import json
 import logging
 import math
-import os
 import sys
 import threading
 import time
@@ -64,7 +63,6 @@ from subsidy.results import adopt_compaction
 INBOX_INGEST, MONTHLY_DRAFT, STORE_UPKEEP = "inbox_ingest", "monthly_draft", "store_upkeep"
 DEFAULT_INGEST_EVERY = 300.0
 #: Environment fallback of ``start(ingest_every=...)`` (what ``serve --ingest-every`` sets).
-INGEST_EVERY_ENV = "PARCEL_SUBSIDY_INGEST_EVERY"
 HISTORY_DAYS = 90
 RUNS_SHOWN = 10
 
@@ -334,31 +332,20 @@ def _on_skipped(event: JobEvent) -> None:
     _log_line("job_skipped", job=event.job_id, reason=reason)
 
 
-def configured_ingest_every() -> float:
-    """``$PARCEL_SUBSIDY_INGEST_EVERY`` seconds, else 300; refuses a value that is no number."""
-    text = os.environ.get(INGEST_EVERY_ENV) or str(DEFAULT_INGEST_EVERY)
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"{INGEST_EVERY_ENV}={text!r} is not a number of seconds") from None
-
-
 def start(
     store: Store,
     policy_path: Path | None = None,
     *,
-    ingest_every: float | None = None,
+    ingest_every: float = DEFAULT_INGEST_EVERY,
     settle: timedelta = DEFAULT_SETTLE,
 ) -> ServiceScheduler:
     """Start the jobs in background threads; returns a handle with ``shutdown(wait=True)``.
 
-    ``ingest_every`` (seconds) defaults to ``$PARCEL_SUBSIDY_INGEST_EVERY``, then 300. The
+    ``ingest_every`` (seconds) comes from the settings (``Settings.ingest_every``). The
     policy is loaded now (``policy_path``, else ``DIR/policy.toml``, else the default), so a
     bad one fails the start-up, not the first run.
     """
     global _active
-    if ingest_every is None:
-        ingest_every = configured_ingest_every()
     if not (math.isfinite(ingest_every) and ingest_every > 0):
         raise ValueError(f"ingest_every must be a positive number of seconds, not {ingest_every}")
     store.init()
@@ -392,11 +379,11 @@ def start(
     return handle
 
 
-def jobs_status(store: Store) -> list[dict[str, Any]]:
+def jobs_status(store: Store, ingest_every: float = DEFAULT_INGEST_EVERY) -> list[dict[str, Any]]:
     """Each job: id, what it does, its schedule, next run (when scheduled in this process;
     ISO 8601 Asia/Shanghai) and its last runs, newest first."""
     active = _active if _active is not None and _active.store.root == store.root else None
-    every = active.ingest_every if active else configured_ingest_every()
+    every = active.ingest_every if active else ingest_every
     out = []
     with store.connect() as db:
         for job, (_, schedule) in triggers(every).items():

@@ -8,6 +8,7 @@ starts the scheduler (``scheduler.start(store, policy_path)``) and shuts it down
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -70,12 +71,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         running = None
-        start = getattr(scheduler, "start", None)
         if run_scheduler:
-            if start is None:
-                logger.warning("no scheduler available (scheduler.start is missing)")
-            else:
-                running = await run_in_threadpool(start, store, settings.policy)
+            running = await run_in_threadpool(
+                functools.partial(
+                    scheduler.start, store, settings.policy, ingest_every=settings.ingest_every
+                )
+            )
         try:
             yield
         finally:

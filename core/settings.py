@@ -1,6 +1,8 @@
-"""The service's settings: one typed object, read from ``PARCEL_SUBSIDY_*`` environment
-variables (or given by :func:`api.app.create_app`), that fails loudly at start-up on a bad
-value. Reached through :func:`api.deps.get_settings`, never a module-level singleton.
+"""The settings: one typed object, built once at start-up (``cli.settings_of``: the flags
+given, then ``PARCEL_SUBSIDY_*`` environment variables, then the defaults), that fails loudly
+on a bad value, and is passed down: to :func:`api.app.create_app` (reached in routes through
+:func:`api.deps.get_settings`) and from there to ``scheduler.start``. Nothing else reads the
+environment; no module-level singleton.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ class Settings(BaseSettings):
         default=1024**2,
         gt=0,
         description="an upload is written to disk every this many bytes (memory per upload)",
+    )
+    ingest_every: float = Field(
+        default=300.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds between two runs of the inbox ingest job (serve --ingest-every)",
     )
     ingest_in_background: bool = Field(
         default=True,

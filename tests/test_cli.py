@@ -5,7 +5,6 @@ real process must die, as a subprocess.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -350,14 +349,12 @@ def test_help_as_a_process() -> None:
 
 
 def cli_process(*argv: object, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m cli ARGV`` as a child process, killed with ``os._exit`` at ``crash_at``."""
-    env = {k: v for k, v in os.environ.items() if k != cli.CRASH_ENV}
-    if crash_at:
-        env[cli.CRASH_ENV] = crash_at
+    """``python -m cli ARGV`` as a child process, killed with ``os._exit`` at ``crash_at``
+    (through ``tests.killed_cli``, which injects the kill into ``cli.main``)."""
+    runner = ["-m", "tests.killed_cli", crash_at] if crash_at else ["-m", "cli"]
     return subprocess.run(
-        [sys.executable, "-m", "cli", *(str(a) for a in argv)],
+        [sys.executable, *runner, *(str(a) for a in argv)],
         cwd=ROOT,
-        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -461,3 +458,41 @@ def test_ingest_progress_counts_bytes_through_each_files_steps(tmp_path: Path) -
     assert bar.done == 1200
     progress.close()
     assert (bar.done, bar.closed) == (1200, True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "words"),
+    [
+        pytest.param(["serve", "--ingest-every", "0"], {}, "ingest_every", id="flag-zero"),
+        pytest.param(["serve", "--ingest-every", "nan"], {}, "ingest_every", id="flag-nan"),
+        pytest.param(
+            ["report", "--month", "2023-05"],
+            {"PARCEL_SUBSIDY_INGEST_EVERY": "soon"},
+            "ingest_every",
+            id="env-not-a-number",
+        ),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    words: str,
+) -> None:
+    """Settings are built once from flags and environment, and a bad one stops the start."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert cli.main(["--data-dir", str(tmp_path / "d"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err and "Traceback" not in err
+
+
+def test_the_data_dir_comes_from_the_environment_when_no_flag_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARCEL_SUBSIDY_DATA_DIR", str(tmp_path / "from-env"))
+    sites = write_sites_csv(tmp_path / "sites.csv")
+    assert cli.main(["sites", "import", str(sites)]) == 0
+    assert (tmp_path / "from-env" / "parcel_subsidy.sqlite").is_file()
