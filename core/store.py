@@ -217,6 +217,69 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE event_files_v6 RENAME TO event_files;
     CREATE INDEX event_files_part ON event_files (carrier, month);
     """,
+    # Settlement (SPEC §11): the yearly budget, the carriers registry with each payee, the
+    # statements created by closing a month and every move of a statement; who recorded an
+    # award by name (four eyes, SPEC §7). Money is integer fen.
+    """
+    CREATE TABLE budgets (
+        year INTEGER PRIMARY KEY,
+        amount_fen INTEGER NOT NULL CHECK (amount_fen >= 0),
+        document_no TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL
+    );
+    CREATE TABLE carriers (
+        carrier TEXT PRIMARY KEY,
+        payee_name TEXT NOT NULL,
+        bank TEXT NOT NULL,
+        account_no TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL
+    );
+    CREATE TABLE statements (
+        id INTEGER PRIMARY KEY,
+        month TEXT NOT NULL,
+        carrier TEXT NOT NULL,
+        eligible_parcels INTEGER NOT NULL,
+        rate_fen INTEGER,
+        claimed_fen INTEGER NOT NULL,
+        held_fen INTEGER NOT NULL,
+        adjustment_fen INTEGER NOT NULL,
+        adjustment_lines TEXT NOT NULL CHECK (json_valid(adjustment_lines)),
+        claim_fen INTEGER NOT NULL,
+        payable_fen INTEGER NOT NULL CHECK (payable_fen >= 0),
+        carried_fen INTEGER NOT NULL CHECK (carried_fen <= 0),
+        carried_into INTEGER REFERENCES statements (id),
+        prorated INTEGER NOT NULL CHECK (prorated IN (0, 1)),
+        budget_fen INTEGER,
+        remaining_fen INTEGER,
+        total_claim_fen INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('draft','submitted','approved','paid')),
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        submitted_at TEXT, submitted_by TEXT, submitted_name TEXT,
+        approved_at TEXT, approved_by TEXT, approved_name TEXT,
+        paid_at TEXT, paid_by TEXT, voucher_no TEXT, paid_on TEXT,
+        payee_name TEXT, bank TEXT, account_no TEXT,
+        UNIQUE (month, carrier)
+    );
+    CREATE TABLE statement_transitions (
+        id INTEGER PRIMARY KEY,
+        statement_id INTEGER NOT NULL REFERENCES statements (id),
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        from_status TEXT,
+        to_status TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(detail))
+    );
+    CREATE INDEX statement_transitions_statement ON statement_transitions (statement_id, id);
+    CREATE TRIGGER statement_transitions_no_update BEFORE UPDATE ON statement_transitions
+        BEGIN SELECT RAISE(ABORT, 'statement_transitions is append-only'); END;
+    CREATE TRIGGER statement_transitions_no_delete BEFORE DELETE ON statement_transitions
+        BEGIN SELECT RAISE(ABORT, 'statement_transitions is append-only'); END;
+    ALTER TABLE center_awards ADD COLUMN created_name TEXT;
+    """,
 )
 
 

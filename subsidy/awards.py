@@ -18,6 +18,7 @@ from core.money import fen_to_yuan
 from core.policy import Policy
 from core.store import Store, timestamp
 from subsidy.exceptions import ConflictError, InvalidValueError, NotFoundError
+from subsidy.settlement.four_eyes import require_other_person
 
 AWARD_STATUSES: tuple[str, ...] = ("accredited", "approved", "paid")
 #: The status an award must have to move to the key's status.
@@ -83,6 +84,7 @@ def record_award(
     award_fen: int,
     actor: str,
     today: date,
+    name: str | None = None,
 ) -> Award:
     """Record the accreditation of a district center and its award (status ``accredited``).
 
@@ -131,8 +133,19 @@ def record_award(
         try:
             cur = db.execute(
                 "INSERT INTO center_awards (site_code, accredited_on, document_no, award_fen,"
-                " status, created_at, updated_at, created_by) VALUES (?,?,?,?,?,?,?,?)",
-                (code, accredited_on.isoformat(), doc, award_fen, "accredited", now, now, actor),
+                " status, created_at, updated_at, created_by, created_name)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    code,
+                    accredited_on.isoformat(),
+                    doc,
+                    award_fen,
+                    "accredited",
+                    now,
+                    now,
+                    actor,
+                    name,
+                ),
             )
         except sqlite3.IntegrityError:  # a concurrent second award for the same center
             raise ConflictError(
@@ -143,10 +156,13 @@ def record_award(
     return award
 
 
-def advance_award(store: Store, award_id: int, status: str, *, actor: str) -> Award:
+def advance_award(
+    store: Store, award_id: int, status: str, *, actor: str, name: str | None = None
+) -> Award:
     """Move an award one step: to ``approved`` (from accredited) or ``paid`` (from approved).
 
-    :class:`ConflictError` when the award is not in the status that precedes ``status``.
+    :class:`ConflictError` when the award is not in the status that precedes ``status``, or
+    when ``name`` (the approver's) is missing or the recorder's (four eyes, SPEC §7).
     """
     if status not in _PREVIOUS:
         raise InvalidValueError(f"an award can move to approved or paid, not {status!r}")
@@ -160,6 +176,8 @@ def advance_award(store: Store, award_id: int, status: str, *, actor: str) -> Aw
                 f"award {award_id} is {before.status}; it can become {status} only from "
                 f"{_PREVIOUS[status]} (accredited -> approved -> paid)"
             )
+        if status == "approved":  # four eyes: never the person who recorded it
+            require_other_person(row["created_name"], name, what="approve this award")
         now = timestamp()
         db.execute(
             f"UPDATE center_awards SET status=?, updated_at=?, {status}_at=?, {status}_by=?"

@@ -44,10 +44,12 @@ from core.timeutil import (
     prev_month,
     to_local,
 )
+from subsidy.awards_in_report import counted_fen
 from subsidy.exceptions import ConflictError, InvalidValueError
 from subsidy.report import assemble_report, carrier_rows, center_awards, totals_of
 from subsidy.results import month_counts
 from subsidy.rule import INELIGIBLE_REASONS
+from subsidy.settlement.statements import create_statements
 
 #: The longest range a summary covers (ten years of months).
 MAX_SUMMARY_MONTHS = 120
@@ -333,6 +335,7 @@ def close_month(
                     for m, period, code, f in figures
                 ],
             )
+            create_statements(store, db, month, actor=actor)  # SPEC §11, same transaction
             store.audit(
                 db,
                 actor,
@@ -469,7 +472,7 @@ def _add_up(
     totals = totals_of(rows)
     adjust_total = totals_of(adjustments)
     program = totals["subsidy_fen"] + adjust_total["subsidy_fen"]
-    program += sum(a["award_fen"] for a in awards)
+    program += counted_fen(awards, first, last)  # SPEC §7: each award once
     return {
         "from": first,
         "to": last,

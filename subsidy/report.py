@@ -15,6 +15,7 @@ from core.money import fen_to_yuan
 from core.policy import Policy
 from core.store import Store
 from core.timeutil import month_bounds, to_local
+from subsidy.awards_in_report import awards_in_month, counted_fen, counting_month
 from subsidy.results import month_counts
 from subsidy.rule import INELIGIBLE_REASONS, parcel_statuses
 from subsidy.sites import load_sites
@@ -86,16 +87,25 @@ def totals_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def center_awards(store: Store, as_of: datetime) -> list[dict[str, Any]]:
     """The center awards (SPEC §7) accredited by ``as_of``'s Asia/Shanghai date, in fen and
-    yuan (a look back shows no award accredited after it)."""
+    yuan (a look back shows no award accredited after it), each with the month it counts in
+    (``counted_in``, :func:`subsidy.awards_in_report.counting_month`)."""
     with store.connect() as db:
         rows = db.execute(
             "SELECT a.site_code, s.name AS site_name, a.accredited_on, a.document_no,"
-            " a.award_fen, a.status FROM center_awards a"
+            " a.award_fen, a.status, a.created_at FROM center_awards a"
             " LEFT JOIN sites s ON s.site_code = a.site_code"
             " WHERE a.accredited_on <= ? ORDER BY a.id",
             (to_local(as_of).date().isoformat(),),
         ).fetchall()
-    return [{**dict(r), "award_yuan": fen_to_yuan(r["award_fen"])} for r in rows]
+        closed = dict(db.execute("SELECT month, closed_at FROM closed_months").fetchall())
+    return [
+        {
+            **{k: r[k] for k in r.keys() if k != "created_at"},  # noqa: SIM118 (a Row iterates values)
+            "award_yuan": fen_to_yuan(r["award_fen"]),
+            "counted_in": counting_month(r["accredited_on"], r["created_at"], closed),
+        }
+        for r in rows
+    ]
 
 
 def store_statuses(store: Store, policy: Policy, as_of: datetime) -> pl.LazyFrame:
@@ -115,11 +125,13 @@ def assemble_report(
     """The SPEC §8 report document from per-(month, carrier) counts.
 
     ``program_total_fen`` is the month's parcel subsidies, plus ``adjustments_fen`` (prior-period
-    adjustments, see :mod:`subsidy.closing`), plus the center awards.
+    adjustments, see :mod:`subsidy.closing`), plus the center awards counted in this month
+    (:mod:`subsidy.awards_in_report`; the others are listed, marked not counted).
     """
     rows = carrier_rows(counts, policy, month)
     totals = totals_of(rows)
-    program = totals["subsidy_fen"] + adjustments_fen + sum(a["award_fen"] for a in awards)
+    awards = awards_in_month(awards, month)  # SPEC §7: an award counts once
+    program = totals["subsidy_fen"] + adjustments_fen + counted_fen(awards, month, month)
     return {
         "month": month,
         "as_of": to_local(as_of).isoformat(),

@@ -142,6 +142,7 @@ def record(
             award_fen=award_fen,
             actor=session.principal.actor,
             today=now_local().date(),
+            name=session.principal.name,
         )
     except SubsidyError as exc:
         status = error_status(request, exc)

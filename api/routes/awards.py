@@ -46,6 +46,7 @@ def create(body: AwardIn, principal: Finance, store: StoreDep, policy: PolicyDep
         award_fen=body.award_fen,
         actor=principal.actor,
         today=now_local().date(),
+        name=principal.name,
     )
     return award.as_dict()
 
@@ -69,7 +70,9 @@ def get(award_id: AwardId, principal: Staff, store: StoreDep) -> Any:
 )
 def approve(award_id: AwardId, principal: Finance, store: StoreDep) -> Any:
     """accredited -> approved; 409 from any other status."""
-    return advance_award(store, award_id, "approved", actor=principal.actor).as_dict()
+    return advance_award(
+        store, award_id, "approved", actor=principal.actor, name=principal.name
+    ).as_dict()
 
 
 @router.post(

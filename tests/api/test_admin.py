@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from core.store import Store
-from subsidy.tokens import hash_token
+from subsidy.tokens import create_token, hash_token
 from tests.api.conftest import bearer
 from tests.factories import SITES, write_sites_csv
 
@@ -21,11 +21,16 @@ AWARD = {
 }
 
 
+def _finance_token(store: Store, name: str) -> str:
+    """A second finance token, of another person (four eyes)."""
+    return create_token(store, role="finance", name=name, actor="tests", carriers={})[0]
+
+
 def test_award_goes_accredited_approved_paid_once(
-    client: TestClient, tokens: dict[str, str]
+    client: TestClient, tokens: dict[str, str], store: Store
 ) -> None:
-    """An award is recorded, approved, paid, one step at a time; every step is audited; a
-    second award for the same center is 409."""
+    """An award is recorded, approved (by another person than the recorder: four eyes), paid,
+    one step at a time; every step is audited; a second award for the same center is 409."""
     fin = bearer(tokens["finance"])
     created = client.post("/v1/center-awards", headers=fin, json=AWARD)
     assert created.status_code == 201, created.text
@@ -37,7 +42,11 @@ def test_award_goes_accredited_approved_paid_once(
     )
     early = client.post(f"/v1/center-awards/{award['id']}/pay", headers=fin)
     assert early.status_code == 409 and "approved" in early.json()["detail"]
-    assert client.post(f"/v1/center-awards/{award['id']}/approve", headers=fin).status_code == 200
+    same = client.post(f"/v1/center-awards/{award['id']}/approve", headers=fin)
+    assert same.status_code == 409 and "four eyes" in same.json()["detail"]
+    second_person = bearer(_finance_token(store, "Zhao Lei"))
+    approved = client.post(f"/v1/center-awards/{award['id']}/approve", headers=second_person)
+    assert approved.status_code == 200
     paid = client.post(f"/v1/center-awards/{award['id']}/pay", headers=fin)
     assert paid.status_code == 200 and paid.json()["status"] == "paid"
     assert paid.json()["paid_by"] and paid.json()["approved_at"]

@@ -72,7 +72,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, policy: Policy) -> Iterator[
             actor="tests",
             today=cst(2024, 1, 1).date(),
         )
-        advance_award(store, a2.id, "approved", actor="tests")
+        advance_award(store, a2.id, "approved", actor="tests", name="approver")
         w.ids["accredited_award"], w.ids["approved_award"] = a1.id, a2.id
         _, spare = create_token(store, role="auditor", actor="tests", carriers=policy.carriers)
         w.ids["spare_token"] = spare.id

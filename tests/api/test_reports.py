@@ -25,7 +25,8 @@ MAY = "/v1/reports/monthly?month=2023-05&as_of=2023-07-01T00:00:00%2B08:00"
 @pytest.fixture
 def filled(client: TestClient, store: Store, policy: Policy, tokens: dict[str, str],
            tmp_path: Path) -> TestClient:  # fmt: skip
-    """ZTO and YTO May exports, a June ZTO export, and an award on the district center."""
+    """ZTO and YTO May exports, a June ZTO export, and an award on the district center
+    accredited in May (so May's program total counts it, SPEC §7)."""
     june = parcel("ZT900001", cst(2023, 6, 2, 9)) + parcel("ZT900002", cst(2023, 6, 3, 9))
     for token, name, rows in (
         ("operator", "zto-05.parquet", may_rows()),
@@ -38,7 +39,7 @@ def filled(client: TestClient, store: Store, policy: Policy, tokens: dict[str, s
         store,
         policy,
         site_code="JY-C01",
-        accredited_on=cst(2023, 1, 5).date(),
+        accredited_on=cst(2023, 5, 5).date(),
         document_no="济阳商务〔2023〕1号",
         award_fen=50_000_000,
         actor="tests",

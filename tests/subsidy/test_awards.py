@@ -70,7 +70,7 @@ def test_at_most_one_award_per_center_ever(store: Store, policy: Policy) -> None
     """A second award for the same center is a conflict, even after the first is paid; another
     center may have its own."""
     first = _record(store, policy)
-    advance_award(store, first.id, "approved", actor="finance")
+    advance_award(store, first.id, "approved", actor="finance", name="Wang Fang")
     advance_award(store, first.id, "paid", actor="finance")
     with pytest.raises(ConflictError, match="at most one award per center"):
         _record(store, policy, award_fen=1)
@@ -85,7 +85,7 @@ def test_steps_go_forward_one_at_a_time_and_are_audited(store: Store, policy: Po
     award = _record(store, policy)
     with pytest.raises(ConflictError, match="only from approved"):
         advance_award(store, award.id, "paid", actor="finance")
-    approved = advance_award(store, award.id, "approved", actor="fin-a")
+    approved = advance_award(store, award.id, "approved", actor="fin-a", name="fin-a")
     assert (approved.status, approved.approved_by) == ("approved", "fin-a")
     with pytest.raises(ConflictError):
         advance_award(store, award.id, "approved", actor="fin-a")
@@ -115,8 +115,14 @@ def test_a_report_shows_the_awards_accredited_by_its_as_of(store: Store, policy:
     """The award appears beside the subsidies from its accreditation date on (Asia/Shanghai);
     a look back to before it shows none, and the program total follows."""
     _record(store, policy, accredited_on=date(2023, 6, 10))
-    before = monthly_report(store, policy, "2023-05", cst(2023, 6, 9, 23, 59, 59))
-    on_the_day = monthly_report(store, policy, "2023-05", cst(2023, 6, 10))
+    before = monthly_report(store, policy, "2023-06", cst(2023, 6, 9, 23, 59, 59))
+    on_the_day = monthly_report(store, policy, "2023-06", cst(2023, 6, 10))
     assert (before["center_awards"], before["program_total_fen"]) == ([], 0)
     assert [a["site_code"] for a in on_the_day["center_awards"]] == [CENTER]
     assert on_the_day["program_total_fen"] == policy.award_cap_fen
+    # an earlier month's report does not list it; a later one lists it without counting it
+    may = monthly_report(store, policy, "2023-05", cst(2023, 7, 1))
+    july = monthly_report(store, policy, "2023-07", cst(2023, 8, 1))
+    assert (may["center_awards"], may["program_total_fen"]) == ([], 0)
+    assert [a["counted"] for a in july["center_awards"]] == [False]
+    assert july["program_total_fen"] == 0

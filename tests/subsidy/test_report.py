@@ -223,7 +223,9 @@ def test_rates_in_month(policy: Policy, month: str, rates: list[int]) -> None:
     assert rates_in_month(policy, month) == rates
 
 
-def test_center_award_is_shown_with_the_program_total(loaded: Store, policy: Policy) -> None:
+def test_center_award_is_listed_and_counted_once_in_its_accreditation_month(
+    loaded: Store, policy: Policy
+) -> None:
     with loaded.transaction() as db:
         db.execute(
             "INSERT INTO center_awards (site_code, accredited_on, document_no, award_fen, status,"
@@ -240,9 +242,16 @@ def test_center_award_is_shown_with_the_program_total(loaded: Store, policy: Pol
             "award_fen": 50_000_000,
             "status": "approved",
             "award_yuan": "500000.00",
+            "counted_in": "2022-01",
+            "counted": False,
+            "prior_period": False,
         }
     ]
-    assert (rep["program_total_fen"], rep["program_total_yuan"]) == (50_000_100, "500001.00")
+    # accredited in 2022-01: listed as accredited earlier, counted only in 2022-01 (SPEC §7)
+    assert (rep["program_total_fen"], rep["program_total_yuan"]) == (100, "1.00")
+    january = monthly_report(loaded, policy, "2022-01", AS_OF)
+    assert [a["counted"] for a in january["center_awards"]] == [True]
+    assert january["program_total_fen"] == 50_000_000 + january["totals"]["subsidy_fen"]
 
 
 @pytest.mark.parametrize("month", ["2023-5", "2023-13", "May 2023", ""])
