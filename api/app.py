@@ -18,16 +18,20 @@ from starlette.concurrency import run_in_threadpool
 
 import scheduler
 from api import console, errors
-from api.routes import (
+from api.routes import (  # settlement, SPEC §11
     audit,
     awards,
+    budgets,
+    carriers,
     docs,
     health,
     jobs,
     months,
     parcels,
+    program,
     reports,
     sites,
+    statements,
     tokens,
     uploads,
 )
@@ -98,6 +102,10 @@ def create_app(
     errors.install(app)
     for module in (health, uploads, reports, parcels, months, awards, sites, audit, jobs, tokens):
         app.include_router(module.router)
+    app.include_router(statements.router)  # settlement, SPEC §11
+    app.include_router(budgets.router)
+    app.include_router(program.router)
+    app.include_router(carriers.router)
     console.install(app)  # the web console under /console/ (api/console)
     docs.install(app)
     return app
