@@ -1,9 +1,10 @@
 """The month's payment list (拨付清单, SPEC §11 ``GET /v1/statements?month=M&format=xlsx``).
 
-One row per statement with the payee, bank, account, the payable in yuan and in capital
-numerals, its status and voucher; a total; signature lines. It prints on A4 landscape, one
-page wide (``fitToWidth``), with the title and header rows repeated on every page. Every text
-cell goes through :func:`subsidy.exports.inert_text`.
+The bank pays only what two people signed: one row per approved or paid statement (drafts
+and submitted ones are counted in a note, never listed), with the payee, bank, account, the
+payable in yuan and in capital numerals, its status and voucher; a total; signature lines.
+It prints on A4 landscape, one page wide (``fitToWidth``), with the title and header rows
+repeated on every page. Every text cell goes through :func:`subsidy.exports.inert_text`.
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ def payment_list_xlsx(
         cell.alignment = Alignment(horizontal="center", vertical="center")
         ws.column_dimensions[cell.column_letter].width = width
     total = 0
+    signed = [s for s in statements if s.status in ("approved", "paid")]
     with store.connect() as db:
-        for n, s in enumerate(statements, start=1):
+        for n, s in enumerate(signed, start=1):
             registry = payee_in(db, s.carrier, policy.carriers)
             fixed = s.approved_at is not None and s.payee_name is not None
             values: list[Any] = [
@@ -89,7 +91,7 @@ def payment_list_xlsx(
                 cell.alignment = Alignment(vertical="center", wrap_text=col in (4, 5, 8))
             ws.cell(row=row, column=6).number_format = "@"
             ws.cell(row=row, column=7).number_format = "#,##0.00"
-    end = len(statements) + 3
+    end = len(signed) + 3
     ws.cell(row=end, column=1, value="合计")
     ws.merge_cells(start_row=end, start_column=1, end_row=end, end_column=6)
     ws.cell(row=end, column=7, value=Decimal(total).scaleb(-2)).number_format = "#,##0.00"
@@ -97,6 +99,9 @@ def payment_list_xlsx(
     for col in range(1, last + 1):
         ws.cell(row=end, column=col).border = _BOX
         ws.cell(row=end, column=col).font = Font(bold=True)
+    unsigned = len(statements) - len(signed)
+    note = f"注：另有 {unsigned} 张结算单未经审核，不列入本清单。" if unsigned else ""
+    ws.cell(row=end + 1, column=1, value=note or None)
     ws.cell(row=end + 2, column=1, value="制表人（签字）：")
     ws.cell(row=end + 2, column=4, value="审核人（签字）：")
     ws.cell(row=end + 2, column=7, value="区财政局（盖章）：")
