@@ -1,0 +1,117 @@
+"""Statements made from a closed month's frozen figures (SPEC §11): negative claims carried
+forward, held parcels taken out before pro-rating, a spent budget, audited creation."""
+
+from __future__ import annotations
+
+import json
+
+from core.store import Store
+from subsidy.settlement.budgets import set_budget
+from subsidy.settlement.statements import create_statements, list_statements
+
+
+def close(
+    store: Store,
+    month: str,
+    own: dict[str, tuple[int, int]],
+    adjustments: tuple[tuple[str, str, int], ...] = (),
+) -> list[int]:
+    """Freeze ``month`` with per-carrier ``(eligible, subsidy_fen)`` and adjustment lines
+    ``(period, carrier, fen)`` as close_month stores them, and create its statements."""
+    report = {"carriers": [{"carrier": c, "rate_fen": 20} for c in own]}
+    with store.transaction() as db:
+        db.execute(
+            "INSERT INTO closed_months VALUES (?,?,?,?,?,?,?,?)",
+            (month, f"{month}-28T00:00:00+08:00", "t", "x", 0, "d", None, json.dumps(report)),
+        )
+        rows = [(month, month, c, e, f) for c, (e, f) in own.items()]
+        rows += [(month, p, c, 0, f) for p, c, f in adjustments]
+        db.executemany("INSERT INTO closed_month_figures VALUES (?,?,?,?,?,0,'{}')", rows)
+        return create_statements(store, db, month, actor="tests")
+
+
+def by_carrier(store: Store, month: str) -> dict[str, dict[str, object]]:
+    return {s.carrier: s.as_dict() for s in list_statements(store, month=month)}
+
+
+def test_a_negative_claim_pays_nothing_and_is_carried_until_used_up(store: Store) -> None:
+    """June: ZTO's only line is a -100 adjustment for May -> payable 0, -100 carried. July:
+    60 claimed -100 carried = -40 -> payable 0, -40 carried. August: 500 - 40 = 460."""
+    close(store, "2023-06", {"YTO": (5, 100)}, (("2023-05", "ZTO", -100),))
+    june = by_carrier(store, "2023-06")
+    assert (june["ZTO"]["claim_fen"], june["ZTO"]["payable_fen"], june["ZTO"]["carried_fen"]) == (
+        -100,
+        0,
+        -100,
+    )
+    assert june["YTO"]["payable_fen"] == 100
+    close(store, "2023-07", {"ZTO": (3, 60)})
+    july = by_carrier(store, "2023-07")["ZTO"]
+    assert july["adjustment_lines"] == [
+        {
+            "kind": "carried",
+            "statement_id": june["ZTO"]["id"],
+            "period": "2023-06",
+            "amount_fen": -100,
+        }
+    ]
+    assert (
+        july["adjustment_fen"],
+        july["claim_fen"],
+        july["payable_fen"],
+        july["carried_fen"],
+    ) == (
+        -100,
+        -40,
+        0,
+        -40,
+    )
+    assert by_carrier(store, "2023-06")["ZTO"]["carried_into"] == july["id"]
+    close(store, "2023-08", {"ZTO": (25, 500)})
+    august = by_carrier(store, "2023-08")["ZTO"]
+    assert (august["adjustment_fen"], august["payable_fen"], august["carried_fen"]) == (-40, 460, 0)
+
+
+def test_held_parcels_come_out_of_the_claim_before_pro_rating(store: Store) -> None:
+    """With open holds on 40 fen of ZTO's parcels, ZTO claims 60 - 40 = 20; the budget of 50
+    then covers 20 + 40 = 60 only in part: 17 + 33 (largest remainder, YTO's .33 < ZTO's .67)."""
+    with store.transaction() as db:  # the table the audit controls (SPEC §12) will keep
+        db.execute(
+            "CREATE TABLE anomaly_flags (month TEXT, carrier TEXT, subsidy_fen INTEGER,"
+            " status TEXT, held INTEGER)"
+        )
+        db.executemany(
+            "INSERT INTO anomaly_flags VALUES (?,?,?,?,?)",
+            [("2023-05", "ZTO", 20, "open", 1), ("2023-05", "ZTO", 20, "open", 1),
+             ("2023-05", "ZTO", 20, "cleared", 1), ("2023-04", "YTO", 20, "open", 1)],
+        )  # fmt: skip
+    set_budget(store, 2023, amount_fen=50, document_no="预算", actor="tests")
+    close(store, "2023-05", {"ZTO": (3, 60), "YTO": (2, 40)})
+    rows = by_carrier(store, "2023-05")
+    assert (rows["ZTO"]["held_fen"], rows["ZTO"]["claim_fen"], rows["YTO"]["held_fen"]) == (
+        40,
+        20,
+        0,
+    )
+    assert (rows["ZTO"]["payable_fen"], rows["YTO"]["payable_fen"]) == (17, 33)
+    assert all(r["prorated"] for r in rows.values())
+
+
+def test_a_spent_budget_pays_nothing_until_raised(store: Store) -> None:
+    set_budget(store, 2023, amount_fen=100, document_no="预算", actor="tests")
+    close(store, "2023-05", {"ZTO": (5, 100)})
+    close(store, "2023-06", {"ZTO": (5, 100)})
+    june = by_carrier(store, "2023-06")["ZTO"]
+    assert (june["payable_fen"], june["budget_note"], june["forfeited_fen"]) == (
+        0,
+        "budget_spent",
+        100,
+    )
+    raised = set_budget(store, 2023, amount_fen=300, document_no="追加", actor="tests")
+    assert (raised.committed_fen, raised.remaining_fen) == (100, 200)
+    close(store, "2023-07", {"ZTO": (5, 100)})
+    assert by_carrier(store, "2023-07")["ZTO"]["payable_fen"] == 100
+
+
+def test_a_month_without_figures_makes_no_statement(store: Store) -> None:
+    assert close(store, "2023-05", {}) == []
