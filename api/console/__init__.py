@@ -17,6 +17,10 @@ page                        who                                  module
 /console/parcels            operators (own carrier), staff       :mod:`.parcels`
 /console/awards             finance (writes), auditor, admin     :mod:`.records`
 /console/audit              finance, auditor, admin              :mod:`.records`
+/console/finance            finance (writes), auditor, admin     :mod:`.settlement`
+/console/statements[/ID]    operators (own carrier), staff;      :mod:`.settlement`
+                            finance moves them
+/console/reconcile          finance                              :mod:`.settlement`
 ==========================  ===================================  ==========================
 
 :mod:`api.app` calls :func:`install`.
@@ -26,12 +30,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from api.console import assets, auth, parcels, records, reports, uploads
+from api.console import (
+    assets,
+    auth,
+    parcels,
+    records,
+    reports,
+    settlement,  # SPEC §11 pages (finance home, statements, reconcile)
+    uploads,
+)
 from api.console.figures import FigureCache
 from api.console.session import SessionStore
 
 router = APIRouter(tags=["console"])
-for _module in (auth, reports, uploads, parcels, records, assets):
+for _module in (auth, reports, uploads, parcels, records, settlement, assets):
     router.include_router(_module.router)
 
 

@@ -96,10 +96,13 @@ def _nav(session: Session, t: Callable[..., str], path: str) -> list[dict[str, A
             ("/console/uploads", "nav.uploads"),
             ("/console/report", "nav.own_report"),
             ("/console/parcels", "nav.parcels"),
+            ("/console/statements", "nav.statements"),  # settlement, SPEC §11
         ]
     else:
         items = [
             ("/console/report", "nav.report"),
+            ("/console/finance", "nav.finance"),  # settlement, SPEC §11
+            ("/console/statements", "nav.statements"),
             ("/console/awards", "nav.awards"),
             ("/console/audit", "nav.audit"),
             ("/console/uploads", "nav.uploads"),

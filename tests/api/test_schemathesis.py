@@ -86,6 +86,19 @@ OPERATIONS = [
     ("GET", "/v1/jobs"),
     ("GET", "/v1/tokens"),
     ("POST", "/v1/tokens"),
+    # settlement (SPEC §11)
+    ("GET", "/v1/statements"),
+    ("GET", "/v1/statements/{statement_id}"),
+    ("POST", "/v1/statements/{statement_id}/submit"),
+    ("POST", "/v1/statements/{statement_id}/approve"),
+    ("POST", "/v1/statements/{statement_id}/pay"),
+    ("POST", "/v1/statements/{statement_id}/reverse"),
+    ("POST", "/v1/statements/reconcile"),
+    ("GET", "/v1/budgets/{year}"),
+    ("PUT", "/v1/budgets/{year}"),
+    ("GET", "/v1/program"),
+    ("GET", "/v1/carriers"),
+    ("PUT", "/v1/carriers/{carrier}"),
 ]
 LEFT_OUT = {("DELETE", "/v1/tokens/{token_id}")}
 
@@ -93,7 +106,7 @@ LEFT_OUT = {("DELETE", "/v1/tokens/{token_id}")}
 def _caller(method: str, path: str) -> str:
     if method == "POST" and path == "/v1/uploads":
         return "operator"
-    if path.startswith(("/v1/sites", "/v1/tokens")):
+    if path.startswith(("/v1/sites", "/v1/tokens", "/v1/carriers")):
         return "admin"
     return "finance"
 

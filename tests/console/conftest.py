@@ -60,6 +60,7 @@ CALLERS: dict[str, dict[str, Any]] = {
     "operator": {"role": "operator", "carrier": "ZTO", "name": "中通操作员"},
     "other_operator": {"role": "operator", "carrier": "YTO", "name": "圆通操作员"},
     "finance": {"role": "finance", "name": "区财政局"},
+    "approver": {"role": "finance", "name": "区财政局复核"},  # four eyes: a second person
     "auditor": {"role": "auditor", "name": "区审计局"},
     "admin": {"role": "admin", "name": "管理员"},
 }

@@ -64,6 +64,29 @@ ROUTES: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
         "/console/awards/1/approve",
         {"finance": HIDDEN, "*": FORBIDDEN},  # finance: there is no award 1 yet
     ),
+    # settlement (SPEC §11); no month is closed yet, so there is no statement 1
+    ("GET", "/console/finance"): ("/console/finance", {"operator": FORBIDDEN, "*": OK}),
+    ("POST", "/console/finance/budget"): ("/console/finance/budget", {"*": 422}),  # no fields
+    ("GET", "/console/statements"): ("/console/statements", {"*": OK}),
+    ("GET", "/console/statements/payment-list"): (
+        f"/console/statements/payment-list?month={MONTH}",
+        {"operator": FORBIDDEN, "*": OK},
+    ),
+    ("GET", "/console/statements/{statement_id}"): ("/console/statements/1", {"*": HIDDEN}),
+    ("GET", "/console/statements/{statement_id}/pdf"): (
+        "/console/statements/1/pdf",
+        {"*": HIDDEN},
+    ),
+    ("GET", "/console/statements/{statement_id}/parcels.csv"): (
+        "/console/statements/1/parcels.csv",
+        {"*": HIDDEN},
+    ),
+    ("POST", "/console/statements/{statement_id}/{action}"): (
+        "/console/statements/1/submit",
+        {"finance": HIDDEN, "*": FORBIDDEN},
+    ),
+    ("GET", "/console/reconcile"): ("/console/reconcile", {"finance": OK, "*": FORBIDDEN}),
+    ("POST", "/console/reconcile"): ("/console/reconcile", {"*": 422}),  # no file
 }
 CALLERS = ("operator", "finance", "auditor", "admin")
 

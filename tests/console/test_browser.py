@@ -225,7 +225,8 @@ def test_finance_closes_the_month_after_a_confirmation_naming_the_figures(
 
 
 def test_finance_records_approves_and_pays_the_center_award(tab: Tab, live: Live) -> None:
-    """The award moves accredited -> approved -> paid; the report shows it and the total."""
+    """The award moves accredited -> approved (by a second finance officer) -> paid; the
+    report shows it."""
     tab.sign_in("finance")
     tab.open("/console/awards")
     tab.page.get_by_label("认定日期").fill("2022-03-01")
@@ -234,6 +235,10 @@ def test_finance_records_approves_and_pays_the_center_award(tab: Tab, live: Live
     with tab.page.expect_navigation():
         tab.page.get_by_role("button", name="登记").click()
     assert tab.page.get_attribute("#award-list tbody tr", "data-status") == "accredited"
+    with tab.page.expect_navigation():
+        tab.page.get_by_test_id("sign-out").click()
+    tab.sign_in("approver")  # four eyes: another person than the recorder approves
+    tab.open("/console/awards")
     tab.page.on("dialog", lambda dialog: dialog.accept())
     for step, status in (("approve", "approved"), ("pay", "paid")):
         with tab.page.expect_navigation():
