@@ -137,6 +137,12 @@ class ReportAward(BaseModel):
     award_fen: Fen
     award_yuan: Yuan
     status: Literal["accredited", "approved", "paid"]
+    # SPEC §7, counted once (subsidy.awards_in_report); absent from reports frozen before it
+    counted_in: str | None = Field(default=None, description="the month whose total counts it")
+    counted: bool | None = Field(default=None, description="adds to this program total")
+    prior_period: bool | None = Field(
+        default=None, description="counted here, accredited in an earlier closed month"
+    )
 
 
 class Closing(BaseModel):

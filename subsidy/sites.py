@@ -49,7 +49,11 @@ def _read_registry_file(path: Path) -> pl.DataFrame:
             df = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
     except Exception as exc:
         raise SiteRegistryError(f"cannot read the sites registry {path.name}: {exc}") from None
-    df = df.rename({c: c.strip().lstrip("\ufeff").lower() for c in df.columns})
+    names = {c: c.strip().lstrip("\ufeff").lower() for c in df.columns}
+    twice = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
+    if twice:  # " Site_Code" and "site_code" are one column: refuse, never a 500
+        raise SiteRegistryError(f"sites registry: column {', '.join(twice)} appears twice")
+    df = df.rename(names)
     missing = [c for c in REGISTRY_COLUMNS if c not in df.columns and c != "active_to"]
     if missing:
         raise SiteRegistryError(

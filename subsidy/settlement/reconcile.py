@@ -90,7 +90,11 @@ def read_rows(content: bytes) -> list[dict[str, str]]:
                 "the file is neither XLSX nor UTF-8 CSV; export the bank file as one of them",
                 code="bad_file",
             ) from None
-        raw = ([c.strip() for c in row] for row in csv.reader(io.StringIO(text)))
+        try:
+            parsed = list(csv.reader(io.StringIO(text)))
+        except csv.Error as exc:
+            raise InvalidValueError(f"cannot read the CSV file: {exc}", code="bad_file") from None
+        raw = iter([[c.strip() for c in row] for row in parsed])
     header = next(raw, None)
     if not header or not any(header):
         raise InvalidValueError("the file has no header row", code="bad_file")
@@ -118,8 +122,8 @@ def _find(db: Any, row: dict[str, str]) -> tuple[Statement | None, str]:
     """The statement a row names, or ``None`` and why not (``invalid_row`` or unknown)."""
     sid = row.get("statement_id", "")
     if sid:
-        if not sid.isdigit():
-            raise ValueError(f"statement_id {sid!r} is not a number")
+        if not sid.isdigit() or len(sid) > 18:
+            raise ValueError(f"statement_id {sid!r} is not a statement number")
         found = db.execute("SELECT * FROM statements WHERE id=?", (int(sid),)).fetchone()
         return (None if found is None else Statement.from_row(found)), f"statement {sid}"
     carrier, month = row.get("carrier", "").upper(), row.get("month", "")

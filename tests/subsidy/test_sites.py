@@ -111,3 +111,12 @@ def test_missing_column_is_named(tmp_path: Path) -> None:
 def test_empty_registry_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SiteRegistryError, match="no sites"):
         parse_registry(write_sites_csv(tmp_path / "empty.csv", []))
+
+
+def test_a_column_given_twice_is_refused(tmp_path: Path) -> None:
+    """Headers equal once trimmed and lower-cased are one column given twice: refused with a
+    reason (it was a 500 from the data frame library)."""
+    path = tmp_path / "sites.csv"
+    path.write_text("site_code, Site_Code,name,kind,town,active_from\nA,A,n,other,t,2023-01-01\n")
+    with pytest.raises(SiteRegistryError, match="site_code appears twice"):
+        parse_registry(path)
