@@ -4,10 +4,16 @@ forward, held parcels taken out before pro-rating, a spent budget, audited creat
 from __future__ import annotations
 
 import json
+import sqlite3
 
+import pytest
+
+from core.policy import Policy
 from core.store import Store
+from subsidy.closing import close_month, closed_months
 from subsidy.settlement.budgets import set_budget
 from subsidy.settlement.statements import create_statements, list_statements
+from tests.factories import cst, ingest_rows, parcel
 
 
 def close(
@@ -115,3 +121,24 @@ def test_a_spent_budget_pays_nothing_until_raised(store: Store) -> None:
 
 def test_a_month_without_figures_makes_no_statement(store: Store) -> None:
     assert close(store, "2023-05", {}) == []
+
+
+def test_closing_and_its_statements_commit_together(store: Store, policy: Policy) -> None:
+    """When the statements cannot be written, the month is not closed either; once they can,
+    closing makes one statement per carrier from the frozen figures."""
+    ingest_rows(store, parcel("ZT100001", cst(2023, 5, 3, 9)) + parcel("ZT100002", cst(2023, 5, 4)))
+    with store.transaction() as db:
+        db.execute(
+            "CREATE TRIGGER no_statements BEFORE INSERT ON statements"
+            " BEGIN SELECT RAISE(ABORT, 'statements refused'); END"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="statements refused"):
+        close_month(store, policy, "2023-05", actor="tests", now=cst(2023, 6, 2))
+    assert closed_months(store) == [] and list_statements(store) == []
+    with store.transaction() as db:
+        db.execute("DROP TRIGGER no_statements")
+    close_month(store, policy, "2023-05", actor="tests", now=cst(2023, 6, 2))
+    [s] = list_statements(store, month="2023-05")
+    assert (s.carrier, s.eligible_parcels, s.claimed_fen, s.rate_fen, s.payable_fen) == (
+        "ZTO", 2, 40, 20, 40,
+    )  # fmt: skip
