@@ -50,8 +50,13 @@ _KEY_GROUPS = ("kind", "reject")
 
 def _value_text(t: Callable[..., str], key: str, value: Any) -> str:
     """One value of an audit line for people."""
-    if value is None:
+    if value is None or value == {} or value == []:
         return "—"
+    if isinstance(value, str) and (key == "as_of" or key.endswith("_at")):
+        try:
+            return i18n.local_time(value)
+        except ValueError:
+            return value
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int) and key.endswith("_fen"):
