@@ -514,6 +514,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "site_check.active_to_before_from": ("停用日期早于启用日期", "active_to is before active_from"),
     "site_check.duplicate_site_code": ("站点编码重复", "site_code appears twice"),
+    "err.upload_not_found": (
+        "没有编号为 {upload_id} 的上传记录。",
+        "no upload with id {upload_id}",
+    ),
     "err.no_such_step": (
         "奖励没有「{step}」这一步；请使用审批或拨付。",
         "no such step {step!r} of an award; use approve or pay",

@@ -49,7 +49,9 @@ def _visible(store: Store, upload_id: int, session: Session) -> Upload:
     """The upload if the session may see it; 404 otherwise (as for one that does not exist)."""
     upload = get_upload(store, upload_id)
     if upload is None or not visible_carrier(session.principal, upload.carrier):
-        raise NotFoundError(f"no upload with id {upload_id}")
+        raise NotFoundError(
+            f"no upload with id {upload_id}", code="upload_not_found", upload_id=upload_id
+        )
     return upload
 
 

@@ -144,6 +144,16 @@ def test_a_forbidden_page_is_told_in_english_after_the_switch(
     assert "无权打开此页面" not in answer.text
 
 
+def test_another_carriers_upload_is_not_found_in_chinese(
+    client: TestClient, seeded: Seeded
+) -> None:
+    sign_in(client, seeded.tokens["operator"])
+    answer = client.get(f"/console/uploads/{seeded.uploads['YTO']}")
+    assert answer.status_code == 404
+    assert f"没有编号为 {seeded.uploads['YTO']} 的上传记录" in answer.text
+    assert "no upload with id" not in answer.text
+
+
 def test_a_script_still_gets_the_apis_english_json(client: TestClient, seeded: Seeded) -> None:
     sign_in(client, seeded.tokens["operator"])
     answer = client.get("/console/awards", headers={"accept": "application/json"})
