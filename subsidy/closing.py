@@ -210,7 +210,10 @@ def check_reportable(month: str, now: datetime) -> None:
     if start > to_local(now):
         raise InvalidValueError(
             f"month {month} has not begun yet (now is {to_local(now):%Y-%m-%d %H:%M} "
-            "Asia/Shanghai); ask for a month up to the current one"
+            "Asia/Shanghai); ask for a month up to the current one",
+            code="month_not_begun",
+            month=month,
+            now=f"{to_local(now):%Y-%m-%d %H:%M}",
         )
 
 
@@ -311,7 +314,9 @@ def close_month(
         )
         with store.transaction() as db:
             if db.execute("SELECT 1 FROM closed_months WHERE month=?", (month,)).fetchone():
-                raise ConflictError(f"month {month} is already closed")
+                raise ConflictError(
+                    f"month {month} is already closed", code="month_already_closed", month=month
+                )
             db.execute(
                 f"INSERT INTO closed_months ({_CLOSED_COLUMNS}, report_json)"
                 " VALUES (?,?,?,?,?,?,?,?)",
@@ -357,7 +362,10 @@ def check_closable(store: Store, month: str, now: datetime) -> None:
         _, end = month_bounds(month)
         raise InvalidValueError(
             f"month {month} is not over yet; it can be closed from "
-            f"{end:%Y-%m-%d %H:%M} Asia/Shanghai"
+            f"{end:%Y-%m-%d %H:%M} Asia/Shanghai",
+            code="month_not_over",
+            month=month,
+            closes_at=f"{end:%Y-%m-%d %H:%M}",
         )
     _refuse_if_closed(store, month)
 
@@ -370,7 +378,11 @@ def _refuse_if_closed(store: Store, month: str) -> None:
     if row is not None:
         raise ConflictError(
             f"month {month} is already closed (by {row['closed_by']} at {row['closed_at']}); "
-            "its figures are frozen, later changes appear as adjustments in the next open month"
+            "its figures are frozen, later changes appear as adjustments in the next open month",
+            code="month_closed",
+            month=month,
+            closed_by=row["closed_by"],
+            closed_at=row["closed_at"],
         )
 
 
@@ -393,12 +405,20 @@ def summary(
     parse_month(first)
     parse_month(last)
     if first > last:
-        raise InvalidValueError(f"from {first} is after to {last}; give from <= to")
+        raise InvalidValueError(
+            f"from {first} is after to {last}; give from <= to",
+            code="bad_range",
+            first=first,
+            last=last,
+        )
     check_reportable(last, now)
     months = months_between(first, last)
     if len(months) > MAX_SUMMARY_MONTHS:
         raise InvalidValueError(
-            f"{len(months)} months asked; a summary covers at most {MAX_SUMMARY_MONTHS}"
+            f"{len(months)} months asked; a summary covers at most {MAX_SUMMARY_MONTHS}",
+            code="too_many_months",
+            count=len(months),
+            limit=MAX_SUMMARY_MONTHS,
         )
     closed = _closed_set(store)
     open_months = [m for m in months if m not in closed]

@@ -41,7 +41,7 @@ def _month(text: str) -> str:
     try:
         year, mon = parse_month(text)
     except ValueError as exc:
-        raise ApiError(422, "validation_error", str(exc)) from None
+        raise ApiError(422, "validation_error", str(exc)) from exc
     return f"{year:04d}-{mon:02d}"
 
 
@@ -62,21 +62,21 @@ def report_page(
     try:
         at = figures.resolve_as_of(as_of)
     except ValueError as exc:
-        problems.append(str(exc))
+        problems.append(i18n.error_text(exc, lang_of(request)))
         at = None
     chart = figures.chart(cache, store, policy, at, carrier)
     if month:
         try:
             month = _month(month)
         except ApiError as exc:
-            problems.append(exc.detail)
+            problems.append(i18n.error_text(exc, lang_of(request)))
             month = None
     month = month or figures.default_month(chart, now_local())
     report: dict[str, Any] | None = None
     try:
         report = figures.monthly_report(cache, store, policy, month, at, carrier)
     except InvalidValueError as exc:  # a month that has not begun
-        problems.append(str(exc))
+        problems.append(i18n.error_text(exc, lang_of(request)))
     keep = {"as_of": as_of} if at is not None else {}
     # the downloads ask the API for the figures of the instant shown (a closed month: frozen)
     shown = {"as_of": report["as_of"]} if report is not None and not report["closed"] else {}
@@ -177,7 +177,7 @@ def download(
     try:
         at = figures.resolve_as_of(as_of) or now_local()
     except ValueError as exc:
-        raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from None
+        raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from exc
     return report_routes.monthly(
         principal=session.principal,
         store=request.app.state.store,

@@ -59,7 +59,10 @@ ROUTES: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
         {"finance": 409, "*": FORBIDDEN},  # finance: the expected figures are missing
     ),
     ("POST", "/console/uploads"): ("/console/uploads", {"operator": 422, "*": FORBIDDEN}),
-    ("POST", "/console/awards"): ("/console/awards", {"*": 422}),  # fields missing
+    ("POST", "/console/awards"): (
+        "/console/awards",
+        {"finance": 422, "*": FORBIDDEN},  # finance: fields missing (the role is checked first)
+    ),
     ("POST", "/console/awards/{award_id}/{step}"): (
         "/console/awards/1/approve",
         {"finance": HIDDEN, "*": FORBIDDEN},  # finance: there is no award 1 yet
