@@ -52,7 +52,7 @@ def test_json_report_is_the_domain_report(
 ) -> None:
     """The SPEC §8 fields of the API's report are exactly subsidy.report.monthly_report's."""
     api = filled.get(MAY, headers=bearer(tokens["finance"])).json()
-    domain = monthly_report(store, policy, "2023-05", cst(2023, 7, 1))
+    domain = monthly_report(store, policy, "2023-05", cst(2023, 7, 1)).model_dump(mode="json")
     for key in domain:
         assert api[key] == domain[key], key
     assert [r["eligible_parcels"] for r in api["carriers"]] == [3, 3]

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.console.figures import FigureCache, change_stamp, default_month
 from core.timeutil import month_of, now_local
-from subsidy.closing import closed_months
+from subsidy.closed import closed_months
 from tests.console.conftest import MONTH, Seeded, sign_in
 from tests.console.pages import api_table, attribute, chart_data, table_values
 from tests.factories import cst, ingest_rows, parcel
