@@ -89,7 +89,9 @@ def _freeze(store: Store, record: ClosedMonth, report: MonthlyReport, actor: str
     ]
     with store.transaction() as db:
         if db.execute("SELECT 1 FROM closed_months WHERE month=?", (month,)).fetchone():
-            raise ConflictError(f"month {month} is already closed")
+            raise ConflictError(
+                f"month {month} is already closed", code="month_already_closed", month=month
+            )
         db.execute(
             f"INSERT INTO closed_months ({CLOSED_COLUMNS}, report_json) VALUES (?,?,?,?,?,?,?,?)",
             (*record.model_dump().values(), report.model_dump_json()),
@@ -133,7 +135,10 @@ def check_closable(store: Store, month: str, now: datetime) -> None:
         _, end = month_bounds(month)
         raise InvalidValueError(
             f"month {month} is not over yet; it can be closed from "
-            f"{end:%Y-%m-%d %H:%M} Asia/Shanghai"
+            f"{end:%Y-%m-%d %H:%M} Asia/Shanghai",
+            code="month_not_over",
+            month=month,
+            closes_at=f"{end:%Y-%m-%d %H:%M}",
         )
     _refuse_if_closed(store, month)
 
@@ -146,5 +151,9 @@ def _refuse_if_closed(store: Store, month: str) -> None:
     if row is not None:
         raise ConflictError(
             f"month {month} is already closed (by {row['closed_by']} at {row['closed_at']}); "
-            "its figures are frozen, later changes appear as adjustments in the next open month"
+            "its figures are frozen, later changes appear as adjustments in the next open month",
+            code="month_closed",
+            month=month,
+            closed_by=row["closed_by"],
+            closed_at=row["closed_at"],
         )

@@ -166,5 +166,8 @@ def check_reportable(month: str, now: datetime) -> None:
     if start > to_local(now):
         raise InvalidValueError(
             f"month {month} has not begun yet (now is {to_local(now):%Y-%m-%d %H:%M} "
-            "Asia/Shanghai); ask for a month up to the current one"
+            "Asia/Shanghai); ask for a month up to the current one",
+            code="month_not_begun",
+            month=month,
+            now=f"{to_local(now):%Y-%m-%d %H:%M}",
         )

@@ -50,12 +50,20 @@ def summary(
     parse_month(first)
     parse_month(last)
     if first > last:
-        raise InvalidValueError(f"from {first} is after to {last}; give from <= to")
+        raise InvalidValueError(
+            f"from {first} is after to {last}; give from <= to",
+            code="bad_range",
+            first=first,
+            last=last,
+        )
     check_reportable(last, now)
     months = months_between(first, last)
     if len(months) > MAX_SUMMARY_MONTHS:
         raise InvalidValueError(
-            f"{len(months)} months asked; a summary covers at most {MAX_SUMMARY_MONTHS}"
+            f"{len(months)} months asked; a summary covers at most {MAX_SUMMARY_MONTHS}",
+            code="too_many_months",
+            count=len(months),
+            limit=MAX_SUMMARY_MONTHS,
         )
     reports = _served_reports(store, policy, months, as_of, carrier)
     awards = center_awards(store, as_of) if carrier is None else []
