@@ -4,9 +4,7 @@ of the policy period, month closing with a confirmation naming the figures, and 
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi import Path as PathParam
@@ -24,8 +22,10 @@ from core.timeutil import (
     parse_month,
     prev_month,
 )
-from subsidy.closing import check_closable, close_month, served_report
+from subsidy.closing import FiguresChanged, check_closable, close_month
 from subsidy.exceptions import InvalidValueError
+from subsidy.models import MonthlyReport
+from subsidy.report import check_reportable, live_report, served_report
 from subsidy.rule import INELIGIBLE_REASONS
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -72,14 +72,14 @@ def report_page(
             problems.append(i18n.error_text(exc, lang_of(request)))
             month = None
     month = month or figures.default_month(chart, now_local())
-    report: dict[str, Any] | None = None
+    report: MonthlyReport | None = None
     try:
         report = figures.monthly_report(cache, store, policy, month, at, carrier)
     except InvalidValueError as exc:  # a month that has not begun
         problems.append(i18n.error_text(exc, lang_of(request)))
     keep = {"as_of": as_of} if at is not None else {}
     # the downloads ask the API for the figures of the instant shown (a closed month: frozen)
-    shown = {"as_of": report["as_of"]} if report is not None and not report["closed"] else {}
+    shown = {"as_of": report.as_of.isoformat()} if report is not None and not report.closed else {}
     return page(
         request,
         "report.html",
@@ -99,7 +99,7 @@ def report_page(
         can_close=(
             session.role == "finance"
             and report is not None
-            and report["closed"] is None
+            and report.closed is None
             and _over(month)
         ),
         close_not_yet=session.role == "finance" and report is not None and not _over(month),
@@ -107,20 +107,20 @@ def report_page(
     )
 
 
-def _frozen_part(doc: dict[str, Any]) -> str:
-    """A digest of the figures a close freezes (everything but ``as_of`` and ``closed``)."""
-    figures_only = {k: v for k, v in doc.items() if k not in ("as_of", "closed")}
-    text = json.dumps(figures_only, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _close_page(
-    request: Request, session: Session, month: str, *, changed: bool = False
+    request: Request,
+    session: Session,
+    month: str,
+    report: MonthlyReport | None = None,
 ) -> Response:
-    store, policy = request.app.state.store, request.app.state.policy
-    now = now_local()
-    check_closable(store, month, now)
-    doc = json.loads(served_report(store, policy, month, now))
+    """The confirmation of a close: ``report`` (the figures as of now, computed here when not
+    given) and the digest a close must still find; 409 when the figures changed since."""
+    changed = report is not None
+    if report is None:
+        store, policy = request.app.state.store, request.app.state.policy
+        now = now_local()
+        check_closable(store, month, now)
+        report = live_report(store, policy, month, now)
     t = i18n.translator(lang_of(request))
     return page(
         request,
@@ -129,9 +129,9 @@ def _close_page(
         status=409 if changed else 200,
         session=session,
         month=month,
-        report=doc,
+        report=report,
         reasons=INELIGIBLE_REASONS,
-        expect=_frozen_part(doc),
+        expect=report.figures_digest(),
         changed=changed,
     )
 
@@ -156,10 +156,12 @@ def close(
     check_csrf(request, session, csrf)
     month = _month(month)
     store, policy = request.app.state.store, request.app.state.policy
-    current = json.loads(served_report(store, policy, month, now_local()))
-    if current.get("closed") is None and _frozen_part(current) != expect:
-        return _close_page(request, session, month, changed=True)
-    close_month(store, policy, month, actor=session.principal.actor, now=now_local())
+    try:  # the figures are computed once, by the close itself
+        close_month(
+            store, policy, month, actor=session.principal.actor, now=now_local(), expect=expect
+        )
+    except FiguresChanged as changed:
+        return _close_page(request, session, month, changed.report)
     return RedirectResponse(f"/console/report?month={month}&done=closed", status_code=303)
 
 
@@ -178,11 +180,9 @@ def download(
         at = figures.resolve_as_of(as_of) or now_local()
     except ValueError as exc:
         raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from exc
-    return report_routes.monthly(
-        principal=session.principal,
-        store=request.app.state.store,
-        policy=request.app.state.policy,
-        month=_month(month),
-        as_of=at,
-        format=format,  # type: ignore[arg-type]
-    )
+    month = _month(month)
+    check_reportable(month, now_local())
+    carrier = figures.carrier_scope(session)
+    store, policy = request.app.state.store, request.app.state.policy
+    report = served_report(store, policy, month, at, carrier=carrier)
+    return report_routes.report_file(report, "csv" if format == "csv" else "xlsx", carrier)

@@ -18,8 +18,9 @@ from core.exceptions import DomainError
 from core.policy import Policy
 from core.timeutil import TZ, month_of, now_local, parse_instant, parse_month, resolve_as_of
 from subsidy.awards import advance_award, record_award
-from subsidy.closing import check_closable, check_reportable
+from subsidy.closing import check_closable
 from subsidy.exceptions import InvalidValueError
+from subsidy.report import check_reportable
 from subsidy.sites import parse_registry
 from subsidy.tokens import create_token
 from tests.console.conftest import Seeded, form_csrf, sign_in

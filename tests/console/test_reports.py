@@ -5,11 +5,15 @@ from __future__ import annotations
 import html as html_lib
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+import subsidy.report
 from api.console.figures import FigureCache, change_stamp, default_month
 from core.timeutil import month_of, now_local
-from subsidy.closing import closed_months
+from subsidy.closed import closed_months
+from subsidy.models import MonthlyReport
+from subsidy.report import build_report
 from tests.console.conftest import MONTH, Seeded, sign_in
 from tests.console.pages import api_table, attribute, chart_data, table_values
 from tests.factories import cst, ingest_rows, parcel
@@ -203,3 +207,26 @@ def test_an_unreadable_or_future_as_of_is_explained_never_a_server_error(
             answer = client.get(path, params=params)
             assert answer.status_code < 500, (path, as_of, answer.text[:300])
             assert "不是有效的时间" in answer.text or "在将来" in answer.text, (path, as_of)
+
+
+def test_a_confirmed_close_computes_the_report_once(
+    client: TestClient, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The close the confirmation posts builds the month's report once (the close's own),
+    and freezes the figures the confirmation named."""
+    csrf = sign_in(client, seeded.tokens["finance"])
+    confirm = client.get(f"/console/months/{MONTH}/close")
+    built: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> MonthlyReport:
+        built.append(args[2])
+        return build_report(*args, **kwargs)
+
+    monkeypatch.setattr(subsidy.report, "build_report", counted)
+    answer = client.post(
+        f"/console/months/{MONTH}/close",
+        data={"csrf": csrf, "expect": _expect(confirm.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert built == [MONTH]
