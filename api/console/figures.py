@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 
-from api.console.session import Session
 from core import timeutil
 from core.policy import Policy
 from core.store import Store
@@ -78,11 +77,6 @@ def change_stamp(store: Store) -> tuple[int, int]:
     with store.connect() as db:
         last = db.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0]
     return store.version(), int(last)
-
-
-def carrier_scope(session: Session) -> str | None:
-    """The carrier a caller's figures are limited to (operators: their own), as in the API."""
-    return session.carrier if session.role == "operator" else None
 
 
 def resolve_as_of(text: str | None) -> datetime | None:

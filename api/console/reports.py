@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import RedirectResponse, Response
 
 from api.console import figures, i18n
 from api.console.render import ConsoleRoute, lang_of, page
-from api.console.session import Session, check_csrf, current_user, require_role
+from api.console.session import FinanceUser, Session, User, check_csrf
+from api.deps import PolicyDep, StoreDep, carrier_scope
+from api.downloads import report_file
 from api.errors import ApiError
-from api.routes import reports as report_routes
+from core.policy import Policy
+from core.store import Store
 from core.timeutil import (
     month_is_over,
     next_month,
@@ -30,7 +33,6 @@ from subsidy.rule import INELIGIBLE_REASONS
 
 router = APIRouter(route_class=ConsoleRoute)
 
-User = Annotated[Session, Depends(current_user)]
 MonthQuery = Annotated[str | None, Query(max_length=20)]
 AsOfQuery = Annotated[str | None, Query(max_length=40)]
 MonthPath = Annotated[str, PathParam(max_length=20)]
@@ -51,13 +53,17 @@ def _over(month: str) -> bool:
 
 @router.get("/console/report", include_in_schema=False)
 def report_page(
-    request: Request, session: User, month: MonthQuery = None, as_of: AsOfQuery = None
+    request: Request,
+    session: User,
+    store: StoreDep,
+    policy: PolicyDep,
+    month: MonthQuery = None,
+    as_of: AsOfQuery = None,
 ) -> Response:
     """The month's per-carrier figures, totals, adjustments, awards, program total and chart."""
     t = i18n.translator(lang_of(request))
-    store, policy = request.app.state.store, request.app.state.policy
     cache = figures.figure_cache(request)
-    carrier = figures.carrier_scope(session)
+    carrier = carrier_scope(session.principal)
     problems: list[str] = []
     try:
         at = figures.resolve_as_of(as_of)
@@ -111,13 +117,14 @@ def _close_page(
     request: Request,
     session: Session,
     month: str,
+    store: Store,
+    policy: Policy,
     report: MonthlyReport | None = None,
 ) -> Response:
     """The confirmation of a close: ``report`` (the figures as of now, computed here when not
     given) and the digest a close must still find; 409 when the figures changed since."""
     changed = report is not None
     if report is None:
-        store, policy = request.app.state.store, request.app.state.policy
         now = now_local()
         check_closable(store, month, now)
         report = live_report(store, policy, month, now)
@@ -137,38 +144,40 @@ def _close_page(
 
 
 @router.get("/console/months/{month}/close", include_in_schema=False)
-def close_confirm(request: Request, session: User, month: MonthPath) -> Response:
+def close_confirm(
+    request: Request, session: FinanceUser, store: StoreDep, policy: PolicyDep, month: MonthPath
+) -> Response:
     """The confirmation: the figures that closing will freeze, as of now (finance only)."""
-    require_role(session, "finance")
-    return _close_page(request, session, _month(month))
+    return _close_page(request, session, _month(month), store, policy)
 
 
 @router.post("/console/months/{month}/close", include_in_schema=False)
 def close(
     request: Request,
-    session: User,
+    session: FinanceUser,
+    store: StoreDep,
+    policy: PolicyDep,
     month: MonthPath,
     csrf: Annotated[str, Form(max_length=200)] = "",
     expect: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Close the month if its figures are still those confirmed; else confirm again (409)."""
-    require_role(session, "finance")
     check_csrf(request, session, csrf)
     month = _month(month)
-    store, policy = request.app.state.store, request.app.state.policy
     try:  # the figures are computed once, by the close itself
         close_month(
             store, policy, month, actor=session.principal.actor, now=now_local(), expect=expect
         )
     except FiguresChanged as changed:
-        return _close_page(request, session, month, changed.report)
+        return _close_page(request, session, month, store, policy, changed.report)
     return RedirectResponse(f"/console/report?month={month}&done=closed", status_code=303)
 
 
 @router.get("/console/report/download", include_in_schema=False)
 def download(
-    request: Request,
     session: User,
+    store: StoreDep,
+    policy: PolicyDep,
     month: Annotated[str, Query(max_length=20)],
     format: Annotated[str, Query(max_length=10)] = "xlsx",
     as_of: AsOfQuery = None,
@@ -182,7 +191,6 @@ def download(
         raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from exc
     month = _month(month)
     check_reportable(month, now_local())
-    carrier = figures.carrier_scope(session)
-    store, policy = request.app.state.store, request.app.state.policy
+    carrier = carrier_scope(session.principal)
     report = served_report(store, policy, month, at, carrier=carrier)
-    return report_routes.report_file(report, "csv" if format == "csv" else "xlsx", carrier)
+    return report_file(report, "csv" if format == "csv" else "xlsx", carrier)

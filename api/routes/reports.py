@@ -12,10 +12,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from api.deps import AsOf, Month, MonthText, PolicyDep, Reader, StoreDep
+from api.deps import AsOf, Month, MonthText, PolicyDep, Reader, StoreDep, carrier_scope
+from api.downloads import report_file
 from api.errors import responses
 from core.timeutil import now_local
-from subsidy.exports import XLSX_MEDIA_TYPE, report_csv, report_xlsx
+from subsidy.exports import XLSX_MEDIA_TYPE
 from subsidy.models import MonthlyReport, Summary
 from subsidy.report import check_reportable, served_report
 from subsidy.summary import summary
@@ -67,27 +68,9 @@ def monthly(
     totals; prior-period adjustments; the center awards; the program total.
     """
     check_reportable(month, now_local())
-    carrier = principal.carrier if principal.role == "operator" else None
+    carrier = carrier_scope(principal)
     report = served_report(store, policy, month, as_of, carrier=carrier)
     return report if format == "json" else report_file(report, format, carrier)
-
-
-def report_file(
-    report: MonthlyReport, format: Literal["csv", "xlsx"], carrier: str | None
-) -> Response:
-    """The report as a CSV or XLSX download (named for the month, and the operator's carrier)."""
-    name = f"subsidy-{report.month}{'-' + carrier if carrier else ''}"
-    if format == "csv":
-        return Response(
-            report_csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    return Response(
-        report_xlsx(report),
-        media_type=XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-    )
 
 
 @router.get(
@@ -108,5 +91,5 @@ def summary_(
     """Closed months count with their frozen figures, open ones as of ``as_of``; the center
     awards count once.
     """
-    carrier = principal.carrier if principal.role == "operator" else None
+    carrier = carrier_scope(principal)
     return summary(store, policy, first, last, as_of, now=now_local(), carrier=carrier)
