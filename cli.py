@@ -23,9 +23,10 @@ from core.store import Store
 from core.timeutil import next_month, now_local, parse_month, resolve_as_of
 from ingest.exceptions import FileRefused, IngestError
 from ingest.uploads import Upload, ingest_file
-from subsidy.closing import check_reportable, served_report
 from subsidy.exceptions import NotFoundError, SubsidyError
 from subsidy.explain import explain_parcel
+from subsidy.models import CarrierRow, MonthlyReport, Totals
+from subsidy.report import check_reportable, served_report
 from subsidy.sites import import_sites
 
 EPILOG = """\
@@ -168,30 +169,33 @@ def cmd_sites_import(args: argparse.Namespace, store: Store, policy: Policy) -> 
     return 0
 
 
-def _report_text(report: dict[str, Any]) -> str:
+def _report_text(report: MonthlyReport) -> str:
     head = (
         f"{'carrier':8} {'eligible':>9} {'rate':>5} {'subsidy (yuan)':>15} {'pending':>8} "
         f"{'no_arrival':>10} {'late':>6} {'outside':>8}"
     )
-    lines = [f"Monthly subsidy report {report['month']} as of {report['as_of']}", head]
-    for r in [*report["carriers"], {"carrier": "TOTAL", "rate_fen": None, **report["totals"]}]:
-        inel = r["ineligible"]
-        rate = "" if r.get("rate_fen") is None else str(r["rate_fen"])
+    lines = [f"Monthly subsidy report {report.month} as of {report.as_of.isoformat()}", head]
+    rows: list[tuple[str, int | None, CarrierRow | Totals]] = [
+        (r.carrier, r.rate_fen, r) for r in report.carriers
+    ]
+    for code, rate_fen, r in [*rows, ("TOTAL", None, report.totals)]:
+        inel = r.ineligible
+        rate = "" if rate_fen is None else str(rate_fen)
         lines.append(
-            f"{r['carrier']:8} {r['eligible_parcels']:>9} {rate:>5} {r['subsidy_yuan']:>15} "
-            f"{r['pending_parcels']:>8} {inel['no_hub_arrival']:>10} "
-            f"{inel['late_hub_arrival']:>6} {inel['outside_policy_window']:>8}"
+            f"{code:8} {r.eligible_parcels:>9} {rate:>5} {r.subsidy_yuan:>15} "
+            f"{r.pending_parcels:>8} {inel.no_hub_arrival:>10} "
+            f"{inel.late_hub_arrival:>6} {inel.outside_policy_window:>8}"
         )
-    for adj in report.get("prior_period_adjustments", []):
+    for adj in report.prior_period_adjustments:
         lines.append(
-            f"prior-period adjustment {adj['period']} {adj['carrier']}: "
-            f"eligible {adj['eligible_parcels']:+d}, subsidy {adj['subsidy_yuan']} yuan"
+            f"prior-period adjustment {adj.period} {adj.carrier}: "
+            f"eligible {adj.eligible_parcels:+d}, subsidy {adj.subsidy_yuan} yuan"
         )
-    if report.get("closed"):
-        lines.append(f"closed (月结) at {report['closed'].get('closed_at')}: figures frozen")
-    for a in report["center_awards"]:
-        lines.append(f"center award {a['site_code']} ({a['status']}): {a['award_yuan']} yuan")
-    lines.append(f"program total: {report['program_total_yuan']} yuan")
+    if report.closed:
+        lines.append(f"closed (月结) at {report.closed.closed_at}: figures frozen")
+    for a in report.center_awards:
+        lines.append(f"center award {a.site_code} ({a.status}): {a.award_yuan} yuan")
+    lines.append(f"program total: {report.program_total_yuan} yuan")
     return "\n".join(lines)
 
 
@@ -199,10 +203,10 @@ def cmd_report(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     parse_month(args.month)
     as_of = _as_of(args.as_of)
     check_reportable(args.month, now_local())
-    # What finance is served: the frozen figures of a closed month, else the live report
-    # with its prior-period adjustments (the same bytes the API answers).
-    report = json.loads(served_report(store, policy, args.month, as_of))
-    print(_dump(report) if args.format == "json" else _report_text(report))
+    # What finance is served: the frozen report of a closed month, else the live report
+    # with its prior-period adjustments (what the API answers).
+    report = served_report(store, policy, args.month, as_of)
+    print(_dump(report.model_dump(mode="json")) if args.format == "json" else _report_text(report))
     return 0
 
 

@@ -151,3 +151,31 @@ def month_query(
 
 
 Month = Annotated[str, Depends(month_query)]
+
+
+# == operator scope and upload limit: one rule for the routes and the console ==================
+def carrier_scope(principal: Principal) -> str | None:
+    """The one carrier the caller's data is limited to: an operator's own carrier; ``None``
+    (every carrier) for any other role.
+    """
+    return principal.carrier if principal.role == "operator" else None
+
+
+def visible_carrier(principal: Principal, carrier: str | None) -> bool:
+    """Whether the caller may see a thing of ``carrier`` (an upload, a parcel, a row): an
+    operator only its own carrier's, any other role everything. Where it may not, the caller
+    answers 404, the same as for a thing that does not exist.
+    """
+    scope = carrier_scope(principal)
+    return scope is None or carrier == scope
+
+
+def upload_limit(settings: SettingsDep, policy: PolicyDep) -> int:
+    """The size limit of an upload over HTTP: the setting, never above the policy's limit."""
+    if settings.max_upload_bytes is None:
+        return policy.max_upload_bytes
+    return min(settings.max_upload_bytes, policy.max_upload_bytes)
+
+
+#: The byte limit of an upload over HTTP (API and console).
+UploadLimit = Annotated[int, Depends(upload_limit)]

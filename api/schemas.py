@@ -1,5 +1,8 @@
 """Request and response models of the API (they document ``/openapi.json``).
 
+The report documents (the monthly report, the summary, a closed month) are the domain's own
+typed models, :mod:`subsidy.models`, used by the routes as they are.
+
 Money is integer fen (``*_fen``); yuan appear only as formatted strings (``*_yuan``). Times
 are ISO 8601 with their Asia/Shanghai offset.
 """
@@ -7,21 +10,11 @@ are ISO 8601 with their Asia/Shanghai offset.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 
-from subsidy.rule import INELIGIBLE_REASONS
-
-Fen = Annotated[int, Field(description="integer fen (分, 0.01 yuan)")]
-Yuan = Annotated[str, Field(description='yuan formatted with two decimals, e.g. "24.60"')]
-
-#: Ineligible parcels per reason (one field per reason of the rule).
-Ineligible: type[BaseModel] = create_model(  # type: ignore[call-overload]
-    "Ineligible",
-    __doc__="Ineligible parcels per reason (negative in an adjustment: fewer than frozen).",
-    **{reason: (int, ...) for reason in INELIGIBLE_REASONS},
-)
+from subsidy.models import Fen, Yuan
 
 
 class Health(BaseModel):
@@ -89,121 +82,6 @@ class RejectPage(BaseModel):
     next_after: int | None = Field(description="pass as after= for the next page; null at end")
 
 
-# -- reports ----------------------------------------------------------------------------------
-class CarrierRow(BaseModel):
-    """One carrier's figures for the month."""
-
-    carrier: str
-    carrier_name: str
-    eligible_parcels: int
-    rate_fen: int | None = Field(description="the rate in force, if one rate for the month")
-    rates_fen: list[int]
-    subsidy_fen: Fen
-    subsidy_yuan: Yuan
-    pending_parcels: int
-    ineligible: Ineligible  # type: ignore[valid-type]
-
-
-class Totals(BaseModel):
-    """Figures added up over carriers."""
-
-    eligible_parcels: int
-    subsidy_fen: Fen
-    subsidy_yuan: Yuan
-    pending_parcels: int
-    ineligible: Ineligible  # type: ignore[valid-type]
-
-
-class Adjustment(BaseModel):
-    """A prior-period adjustment: how a closed month's figures changed since they were frozen."""
-
-    carrier: str
-    carrier_name: str
-    period: str | None = Field(description="the closed month the change belongs to")
-    eligible_parcels: int
-    subsidy_fen: Fen
-    subsidy_yuan: Yuan
-    pending_parcels: int
-    ineligible: Ineligible  # type: ignore[valid-type]
-
-
-class ReportAward(BaseModel):
-    """A center award as shown beside the parcel subsidies."""
-
-    site_code: str
-    site_name: str | None
-    accredited_on: str
-    document_no: str
-    award_fen: Fen
-    award_yuan: Yuan
-    status: Literal["accredited", "approved", "paid"]
-    # SPEC §7, counted once (subsidy.awards_in_report); absent from reports frozen before it
-    counted_in: str | None = Field(default=None, description="the month whose total counts it")
-    counted: bool | None = Field(default=None, description="adds to this program total")
-    prior_period: bool | None = Field(
-        default=None, description="counted here, accredited in an earlier closed month"
-    )
-
-
-class Closing(BaseModel):
-    """How a closed month was frozen."""
-
-    closed_at: str
-    closed_by: str
-    store_version: int
-    policy_digest: str = Field(description="SHA-256 of the policy file the figures came from")
-
-
-class MonthlyReport(BaseModel):
-    """The report of SPEC §8, with the prior-period adjustments and the closing, if any.
-
-    ``program_total_fen`` = the month's subsidies + its adjustments + the center awards. For an
-    operator, only its carrier's row appears and the awards and program total are blank.
-    """
-
-    month: str
-    as_of: str
-    policy: str
-    carriers: list[CarrierRow]
-    totals: Totals
-    center_awards: list[ReportAward]
-    program_total_fen: Fen | None
-    program_total_yuan: Yuan | None
-    prior_period_adjustments: list[Adjustment]
-    adjustments_total: Totals
-    closed: Closing | None = Field(description="null while the month is open")
-
-
-class SummaryMonth(BaseModel):
-    """One month's line of a summary."""
-
-    month: str
-    closed: bool
-    subsidy_fen: Fen
-    subsidy_yuan: Yuan
-    eligible_parcels: int
-    adjustments_fen: Fen
-
-
-class Summary(BaseModel):
-    """The monthly reports of a range of months, added up per carrier."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_: str = Field(alias="from")
-    to: str
-    as_of: str
-    policy: str
-    months: list[SummaryMonth]
-    carriers: list[CarrierRow]
-    totals: Totals
-    center_awards: list[ReportAward]
-    program_total_fen: Fen | None
-    program_total_yuan: Yuan | None
-    prior_period_adjustments: list[Adjustment]
-    adjustments_total: Totals
-
-
 # -- parcels ----------------------------------------------------------------------------------
 class SiteRef(BaseModel):
     """A site as it appears in a parcel explanation."""
@@ -247,19 +125,6 @@ class ParcelExplanation(BaseModel):
     transit_seconds: float | None
     max_transit_seconds: int
     scans: list[Scan]
-
-
-# -- months -----------------------------------------------------------------------------------
-class ClosedMonthOut(BaseModel):
-    """A closed month: when, by whom, and what its figures were computed from."""
-
-    month: str
-    closed_at: str
-    closed_by: str
-    as_of: str
-    store_version: int
-    policy_digest: str
-    policy_name: str | None
 
 
 # -- center awards ----------------------------------------------------------------------------

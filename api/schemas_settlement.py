@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas import Fen, Yuan
+from subsidy.models import Fen, Yuan
 
 StatementStatus = Literal["draft", "submitted", "approved", "paid"]
 

@@ -7,7 +7,7 @@
 ``python -m benchmarks.worker reports --data-dir DIR --as-of T MONTH...``  the reports, as the
     CLI and the API build them (``subsidy.report.monthly_report``)
 ``python -m benchmarks.worker rebuild --data-dir DIR --as-of T``  every month's figures
-    straight from the events, nothing stored or reused (``subsidy.results.compute_counts``)
+    straight from the events, nothing stored or reused (``subsidy.counts.compute_counts``)
 ``python -m benchmarks.worker floor --out FILE FILE...``  ``scan_parquet(...).sink_parquet(...)``
 
 Each prints one JSON line; figures as ``counts``: rows of (month, carrier, figures).
@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -29,18 +29,21 @@ from core.store import Store
 from core.timeutil import now_local, parse_instant
 from ingest.uploads import ingest_file
 
+if TYPE_CHECKING:
+    from subsidy.models import MonthlyReport
 
-def _report_counts(report: dict[str, Any]) -> list[dict[str, Any]]:
+
+def _report_counts(report: MonthlyReport) -> list[dict[str, Any]]:
     return [
         {
-            "month": report["month"],
-            "carrier": r["carrier"],
-            "eligible_parcels": r["eligible_parcels"],
-            "subsidy_fen": r["subsidy_fen"],
-            "pending_parcels": r["pending_parcels"],
-            **r["ineligible"],
+            "month": report.month,
+            "carrier": r.carrier,
+            "eligible_parcels": r.eligible_parcels,
+            "subsidy_fen": r.subsidy_fen,
+            "pending_parcels": r.pending_parcels,
+            **r.ineligible.model_dump(),
         }
-        for r in report["carriers"]
+        for r in report.carriers
     ]
 
 
@@ -57,8 +60,9 @@ def cmd_ingest(a: argparse.Namespace) -> dict[str, Any]:
         for key in ("rows_read", "accepted", "rejected", "duplicates"):
             totals[key] += getattr(up, key)
     if a.refresh_as_of:
+        from subsidy.refresh import refresh
         from subsidy.report import monthly_report
-        from subsidy.results import describe, refresh
+        from subsidy.results import describe
 
         rs = refresh(store, policy, parse_instant(a.refresh_as_of))
         counts = []
@@ -82,7 +86,7 @@ def cmd_reports(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_rebuild(a: argparse.Namespace) -> dict[str, Any]:
-    from subsidy.results import compute_counts
+    from subsidy.counts import compute_counts
 
     store = Store(a.data_dir)
     counts = compute_counts(store, resolve_policy(a.data_dir), parse_instant(a.as_of))

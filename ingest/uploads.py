@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -40,9 +41,11 @@ from core.store import (
     timestamp,
 )
 from ingest.exceptions import FileRefused, UploadConflict
-from ingest.reader import first_line, open_upload
+from ingest.reader import check_upload, first_line, open_upload
 from ingest.schema import REJECT_REASONS
 from ingest.validate import REJECT_COLUMNS, accepted_events, rejected_rows, validate
+
+logger = logging.getLogger("parcel_subsidy.ingest")
 
 #: Called with the name of each step as it is reached: progress display, and crash tests
 #: (raising or exiting there simulates a crash at that point).
@@ -491,3 +494,61 @@ def ingest_file(
     if upload.duplicate:
         return upload
     return ingest_upload(store, upload.id, policy, now=now, on_step=on_step)
+
+
+def accept_upload(
+    store: Store,
+    policy: Policy,
+    path: Path,
+    *,
+    sha256: str,
+    filename: str | None,
+    carrier: str | None,
+    uploaded_by: str,
+    max_bytes: int,
+    now: datetime,
+) -> tuple[Upload, bool]:
+    """Take a file received over HTTP (a scratch file, moved into the store); returns
+    ``(upload, duplicate)``. The API and the console both call it. Blocking.
+
+    The same-bytes rules are :func:`register_upload`'s: bytes on record for another carrier
+    raise :class:`UploadConflict`. New bytes that cannot be an export, as their metadata alone
+    shows (:func:`ingest.reader.check_upload`), are ingested at once, which refuses and records
+    them (kept for audit). An upload refused now or before raises :class:`FileRefused` with its
+    reason; anything else is left ``received`` for the caller to ingest (in the background).
+    """
+    with store.connect() as db:
+        known = db.execute("SELECT 1 FROM uploads WHERE sha256=?", (sha256,)).fetchone()
+    refusal: str | None = None
+    if known is None:
+        try:
+            check_upload(path, max_bytes=max_bytes, max_uncompressed=policy.max_uncompressed_bytes)
+        except FileRefused as exc:
+            refusal = str(exc)
+    upload = register_upload(
+        store,
+        path,
+        carrier=carrier,
+        filename=filename,
+        source="api",
+        uploaded_by=uploaded_by,
+        sha256=sha256,
+        move=True,
+    )
+    created = upload.created
+    if refusal is not None and upload.status == "received":
+        upload = ingest_upload(store, upload.id, policy, now=now)
+    if upload.status == "refused":
+        when = f"upload {upload.id}" if created else f"refused before, as upload {upload.id}"
+        raise FileRefused(f"{upload.error} ({when})")
+    return upload, not created
+
+
+def ingest_in_background(store: Store, policy: Policy, upload_id: int, now: datetime) -> None:
+    """Ingest an accepted upload off the request; a failure is logged and leaves the upload
+    ``received`` for the scheduler's ingest job to retry.
+    """
+    try:
+        ingest_upload(store, upload_id, policy, now=now)
+    except Exception:
+        logger.exception("background ingest of upload %s failed; it stays 'received'", upload_id)

@@ -70,7 +70,9 @@ def get_award(store: Store, award_id: int) -> Award:
     with store.connect() as db:
         row = db.execute(_SELECT + " WHERE a.id=?", (award_id,)).fetchone()
     if row is None:
-        raise NotFoundError(f"no center award with id {award_id}")
+        raise NotFoundError(
+            f"no center award with id {award_id}", code="award_not_found", award_id=award_id
+        )
     return Award.from_row(row)
 
 
@@ -96,30 +98,50 @@ def record_award(
     code = site_code.strip()
     doc = document_no.strip()
     if isinstance(award_fen, bool) or not isinstance(award_fen, int):
-        raise InvalidValueError(f"award_fen must be integer fen, got {award_fen!r}")
+        raise InvalidValueError(
+            f"award_fen must be integer fen, got {award_fen!r}",
+            code="award_fen_not_integer",
+            value=award_fen,
+        )
     if not 0 < award_fen <= policy.award_cap_fen:
         raise InvalidValueError(
             f"award of {award_fen} fen ({fen_to_yuan(award_fen)} yuan) is not allowed: it must "
             f"be more than 0 and at most the cap of {policy.award_cap_fen} fen "
-            f"({fen_to_yuan(policy.award_cap_fen)} yuan, award_cap_fen)"
+            f"({fen_to_yuan(policy.award_cap_fen)} yuan, award_cap_fen)",
+            code="award_out_of_range",
+            award_fen=award_fen,
+            award_yuan=fen_to_yuan(award_fen),
+            cap_fen=policy.award_cap_fen,
+            cap_yuan=fen_to_yuan(policy.award_cap_fen),
         )
     if not doc:
-        raise InvalidValueError("document_no (认定文号) is empty; give the accreditation document")
+        raise InvalidValueError(
+            "document_no (认定文号) is empty; give the accreditation document",
+            code="document_no_empty",
+        )
     if accredited_on > today:
         raise InvalidValueError(
             f"accredited_on {accredited_on} is in the future (today is {today}); "
-            "an award is recorded after accreditation"
+            "an award is recorded after accreditation",
+            code="accredited_in_future",
+            accredited_on=accredited_on.isoformat(),
+            today=today.isoformat(),
         )
     with store.transaction() as db:
         site = db.execute("SELECT kind FROM sites WHERE site_code=?", (code,)).fetchone()
         if site is None:
             raise InvalidValueError(
-                f"site {code!r} is not in the sites registry; import the registry first"
+                f"site {code!r} is not in the sites registry; import the registry first",
+                code="site_not_registered",
+                site_code=code,
             )
         if site["kind"] != "district_center":
             raise InvalidValueError(
                 f"site {code!r} is a {site['kind']}; only a district_center (区级配送中心) "
-                "can receive the center award"
+                "can receive the center award",
+                code="site_not_center",
+                site_code=code,
+                kind=site["kind"],
             )
         existing = db.execute(
             "SELECT id, status, created_at FROM center_awards WHERE site_code=?", (code,)
@@ -127,7 +149,12 @@ def record_award(
         if existing is not None:
             raise ConflictError(
                 f"center {code} already has award {existing['id']} ({existing['status']}, "
-                f"recorded {existing['created_at']}); at most one award per center, ever"
+                f"recorded {existing['created_at']}); at most one award per center, ever",
+                code="award_exists",
+                site_code=code,
+                award_id=existing["id"],
+                status=existing["status"],
+                created_at=existing["created_at"],
             )
         now = timestamp()
         try:
@@ -149,7 +176,9 @@ def record_award(
             )
         except sqlite3.IntegrityError:  # a concurrent second award for the same center
             raise ConflictError(
-                f"center {code} already has an award; at most one award per center, ever"
+                f"center {code} already has an award; at most one award per center, ever",
+                code="award_exists_now",
+                site_code=code,
             ) from None
         award = Award.from_row(db.execute(_SELECT + " WHERE a.id=?", (cur.lastrowid,)).fetchone())
         store.audit(db, actor, "award.recorded", f"award:{award.id}", new=award.as_dict())
@@ -165,16 +194,27 @@ def advance_award(
     when ``name`` (the approver's) is missing or the recorder's (four eyes, SPEC §7).
     """
     if status not in _PREVIOUS:
-        raise InvalidValueError(f"an award can move to approved or paid, not {status!r}")
+        raise InvalidValueError(
+            f"an award can move to approved or paid, not {status!r}",
+            code="award_bad_step",
+            status=status,
+        )
     with store.transaction() as db:
         row = db.execute(_SELECT + " WHERE a.id=?", (award_id,)).fetchone()
         if row is None:
-            raise NotFoundError(f"no center award with id {award_id}")
+            raise NotFoundError(
+                f"no center award with id {award_id}", code="award_not_found", award_id=award_id
+            )
         before = Award.from_row(row)
         if before.status != _PREVIOUS[status]:
             raise ConflictError(
                 f"award {award_id} is {before.status}; it can become {status} only from "
-                f"{_PREVIOUS[status]} (accredited -> approved -> paid)"
+                f"{_PREVIOUS[status]} (accredited -> approved -> paid)",
+                code="award_wrong_status",
+                award_id=award_id,
+                status=before.status,
+                target=status,
+                required=_PREVIOUS[status],
             )
         if status == "approved":  # four eyes: never the person who recorded it
             require_other_person(row["created_name"], name, what="approve this award")

@@ -6,9 +6,9 @@ Layout::
     DIR/reports/2024-05/monthly-2024-05-draft.csv     the run, with the same CSV and XLSX
     DIR/reports/2024-05/monthly-2024-05-draft.xlsx    bytes as the API's downloads
 
-The files are the bytes of :func:`subsidy.closing.served_report` and of
-:mod:`subsidy.exports`, so they hold the figures of :func:`subsidy.report.monthly_report` plus
-the prior-period adjustments. A draft is not a close: writing it again (a later run, after late
+The files are :func:`subsidy.report.served_report`'s report rendered by :mod:`subsidy.exports`
+(the same bytes as the API's JSON and downloads): the month's figures with its prior-period
+adjustments. A draft is not a close: writing it again (a later run, after late
 uploads) replaces the files with the figures as of that run. A month already closed is written
 as its frozen report, named ``...-closed.*``. Each file is written under a temporary name and
 renamed into place, so a reader never sees half a file.
@@ -16,7 +16,6 @@ renamed into place, so a reader never sees half a file.
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime
 from pathlib import Path
@@ -25,8 +24,8 @@ from typing import Any
 from core.policy import Policy
 from core.store import Store
 from core.timeutil import month_of, prev_month, to_local
-from subsidy.closing import served_report
-from subsidy.exports import report_csv, report_xlsx
+from subsidy.exports import report_csv, report_json, report_xlsx
+from subsidy.report import served_report
 
 
 def previous_month(at: datetime) -> str:
@@ -53,14 +52,13 @@ def write_monthly_draft(
     Returns the month, ``as_of``, whether it is closed, the files (relative to the data dir)
     and the totals (fen), so the job history shows the figures without opening the files.
     """
-    served = served_report(store, policy, month, as_of)
-    report = json.loads(served)
-    state = "closed" if report.get("closed") else "draft"
+    report = served_report(store, policy, month, as_of)
+    state = "closed" if report.closed else "draft"
     folder = reports_dir(store, month)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for suffix, data in (
-        ("json", served),
+        ("json", report_json(report)),
         ("csv", report_csv(report)),
         ("xlsx", report_xlsx(report)),
     ):
@@ -69,9 +67,9 @@ def write_monthly_draft(
         written.append(str(path.relative_to(store.root)))
     return {
         "month": month,
-        "as_of": report["as_of"],
+        "as_of": report.as_of.isoformat(),
         "closed": state == "closed",
         "files": written,
-        "carriers": len(report["carriers"]),
-        "totals": report["totals"],
+        "carriers": len(report.carriers),
+        "totals": report.totals.model_dump(),
     }

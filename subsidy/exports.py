@@ -1,14 +1,20 @@
-"""Exports of a monthly report document (see :mod:`subsidy.closing`) as CSV and XLSX.
+"""Renderings of a monthly report (:class:`subsidy.models.MonthlyReport`) as JSON, CSV and
+XLSX, and of an upload's rejected rows as CSV.
 
-Both are pure functions of the document: the same document gives the same bytes, so a closed
-month exports byte for byte the same forever (the XLSX carries the report's ``as_of`` as its
-document and archive time, never the clock).
+All are pure functions of what they are given: the same report gives the same bytes, so a
+closed month exports byte for byte the same forever (the XLSX carries the report's ``as_of``
+as its document and archive time, never the clock).
 
+- JSON: the report's fields in order, compact UTF-8 (what the API answers).
 - CSV: UTF-8, English header, one line per carrier, the total, each prior-period adjustment,
   each center award and the program total, told apart by ``section``. Money in fen and yuan.
 - XLSX (for finance, openpyxl): headers in Chinese and English, yuan as numbers formatted
   ``#,##0.00`` (written as exact decimals, never floats) beside the exact fen, a totals row,
   the center awards and the program total beside the carriers, the adjustments below.
+
+Every cell of every export goes through :func:`inert_text`: text a spreadsheet would run as a
+formula (an uploaded ``=HYPERLINK(...)``, a site named ``@SUM(1)`` in the registry) is written
+as text. Money and counts are written as numbers, never as text.
 """
 
 from __future__ import annotations
@@ -23,10 +29,13 @@ from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from ingest.validate import REJECT_COLUMNS
+from subsidy.models import Adjustment, CarrierRow, MonthlyReport, Totals
 from subsidy.rule import INELIGIBLE_REASONS
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -57,7 +66,8 @@ _COUNT = "#,##0"
 
 
 def _yuan(fen: int) -> Decimal:
-    """Exact yuan for a spreadsheet cell (a decimal, never a float)."""
+    """Exact yuan for a spreadsheet cell (a decimal, never a float); ``str()`` of it is
+    :func:`core.money.fen_to_yuan`'s text."""
     return Decimal(fen).scaleb(-2)
 
 
@@ -66,63 +76,69 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def inert_text(value: Any) -> Any:
-    """A text value a spreadsheet shows as text, never runs as a formula: text beginning
-    like a formula (``=HYPERLINK(...)`` in an uploaded cell) gets a leading apostrophe.
-    Numbers and ``None`` pass unchanged."""
+    """The one rule for every cell of every export: text a spreadsheet would run as a formula
+    (beginning with ``= + - @``, a tab or a carriage return) gets a leading apostrophe, so it
+    shows as text. Numbers, decimals and ``None`` pass unchanged."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
 
 
+# -- JSON -------------------------------------------------------------------------------------
+def report_json(report: MonthlyReport) -> bytes:
+    """The report as the API answers it: its fields in order, compact UTF-8."""
+    return report.model_dump_json().encode("utf-8")
+
+
 # -- CSV --------------------------------------------------------------------------------------
 def _csv_line(values: Iterable[Any]) -> bytes:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerow(["" if v is None else v for v in values])
+    cells = ["" if v is None else inert_text(v) for v in values]
+    csv.writer(buf, lineterminator="\r\n").writerow(cells)
     return buf.getvalue().encode("utf-8")
 
 
-def _figure_cells(row: dict[str, Any]) -> list[Any]:
+def _figure_cells(row: CarrierRow | Totals | Adjustment, rate_fen: int | None) -> list[Any]:
     return [
-        row["eligible_parcels"],
-        row.get("rate_fen"),
-        row["subsidy_fen"],
-        row["subsidy_yuan"],
-        row["pending_parcels"],
-        *(row["ineligible"].get(r, 0) for r in INELIGIBLE_REASONS),
+        row.eligible_parcels,
+        rate_fen,
+        row.subsidy_fen,
+        _yuan(row.subsidy_fen),
+        row.pending_parcels,
+        *(getattr(row.ineligible, r) for r in INELIGIBLE_REASONS),
     ]
 
 
-def _no_figures(fen: int, yuan: str) -> list[Any]:
-    return [None, None, fen, yuan, None, *([None] * len(INELIGIBLE_REASONS))]
+def _no_figures(fen: int) -> list[Any]:
+    return [None, None, fen, _yuan(fen), None, *([None] * len(INELIGIBLE_REASONS))]
 
 
-def report_csv(doc: dict[str, Any]) -> bytes:
+def report_csv(report: MonthlyReport) -> bytes:
     """The report as CSV (see the module docstring for its sections)."""
-    m = doc["month"]
+    m = report.month
     lines = [_csv_line(CSV_COLUMNS)]
-    for r in doc["carriers"]:
-        head = ["carrier", m, r["carrier"], r["carrier_name"], m, None, None]
-        lines.append(_csv_line([*head, *_figure_cells(r)]))
-    total = {**doc["totals"], "rate_fen": None}
-    lines.append(_csv_line(["total", m, None, None, m, None, None, *_figure_cells(total)]))
-    for a in doc.get("prior_period_adjustments", []):
-        head = ["adjustment", m, a["carrier"], a["carrier_name"], a["period"], None, None]
-        lines.append(_csv_line([*head, *_figure_cells(a)]))
-    for w in doc["center_awards"]:
-        head = ["center_award", m, None, w.get("site_name"), None, w["site_code"], w["status"]]
-        lines.append(_csv_line([*head, *_no_figures(w["award_fen"], w["award_yuan"])]))
-    if doc.get("program_total_fen") is not None:
+    for r in report.carriers:
+        head = ["carrier", m, r.carrier, r.carrier_name, m, None, None]
+        lines.append(_csv_line([*head, *_figure_cells(r, r.rate_fen)]))
+    total = _figure_cells(report.totals, None)
+    lines.append(_csv_line(["total", m, None, None, m, None, None, *total]))
+    for a in report.prior_period_adjustments:
+        head = ["adjustment", m, a.carrier, a.carrier_name, a.period, None, None]
+        lines.append(_csv_line([*head, *_figure_cells(a, None)]))
+    for w in report.center_awards:
+        head = ["center_award", m, None, w.site_name, None, w.site_code, w.status]
+        lines.append(_csv_line([*head, *_no_figures(w.award_fen)]))
+    if report.program_total_fen is not None:
         head = ["program_total", m, None, None, None, None, None]
-        figures = _no_figures(doc["program_total_fen"], doc["program_total_yuan"])
-        lines.append(_csv_line([*head, *figures]))
+        lines.append(_csv_line([*head, *_no_figures(report.program_total_fen)]))
     return b"".join(lines)
 
 
 def rejects_csv(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     """An upload's rejected rows as CSV lines (header first), values as they were read."""
     yield _csv_line(REJECT_COLUMNS)
-    for row in rows:  # the values come from uploaded files: never formulas in Excel
-        yield _csv_line(inert_text(row.get(c)) for c in REJECT_COLUMNS)
+    for row in rows:
+        yield _csv_line(row.get(c) for c in REJECT_COLUMNS)
 
 
 # -- XLSX -------------------------------------------------------------------------------------
@@ -168,22 +184,32 @@ _STATUS_ZH = {
 _AWARD_COL = len(_CARRIER_HEAD) + 2  # one empty column between the two blocks
 
 
-def _head(ws: Any, row: int, col: int, labels: list[tuple[str, str]]) -> None:
+def _write(ws: Worksheet, row: int, col: int, value: Any) -> Cell:
+    """Put ``value`` in a cell, through :func:`inert_text` (every cell of the workbook)."""
+    cell: Cell = ws.cell(row=row, column=col, value=inert_text(value))
+    return cell
+
+
+def _head(ws: Worksheet, row: int, col: int, labels: list[tuple[str, str]]) -> None:
     for i, (zh, en) in enumerate(labels):
         for r, text in ((row, zh), (row + 1, en)):
-            cell = ws.cell(row=r, column=col + i, value=text)
+            cell = _write(ws, r, col + i, text)
             cell.font = Font(bold=True)
             cell.fill = _HEAD_FILL
             cell.border = _BOX
             cell.alignment = Alignment(horizontal="center", wrap_text=True)
 
 
-def _put(ws: Any, row: int, col: int, values: list[Any], formats: list[str | None]) -> None:
+def _put(ws: Worksheet, row: int, col: int, values: list[Any], formats: list[str | None]) -> None:
     for i, (value, fmt) in enumerate(zip(values, formats, strict=True)):
-        cell = ws.cell(row=row, column=col + i, value=inert_text(value))
+        cell = _write(ws, row, col + i, value)
         cell.border = _BOX
         if fmt:
             cell.number_format = fmt
+
+
+def _bold(ws: Worksheet, row: int, col: int, value: Any) -> None:
+    _write(ws, row, col, value).font = Font(bold=True)
 
 
 _FIG_FORMATS = [None, None, _COUNT, "0.00", _YUAN, _COUNT, _COUNT] + [_COUNT] * len(
@@ -191,107 +217,61 @@ _FIG_FORMATS = [None, None, _COUNT, "0.00", _YUAN, _COUNT, _COUNT] + [_COUNT] * 
 )
 
 
-def _figures(row: dict[str, Any], first: Any, second: Any, third: Any) -> list[Any]:
+def _figures(
+    row: CarrierRow | Totals | Adjustment, first: Any, second: Any, third: Any
+) -> list[Any]:
     return [
         first,
         second,
-        row["eligible_parcels"],
+        row.eligible_parcels,
         third,
-        _yuan(row["subsidy_fen"]),
-        row["subsidy_fen"],
-        row["pending_parcels"],
-        *(row["ineligible"].get(r, 0) for r in INELIGIBLE_REASONS),
+        _yuan(row.subsidy_fen),
+        row.subsidy_fen,
+        row.pending_parcels,
+        *(getattr(row.ineligible, r) for r in INELIGIBLE_REASONS),
     ]
 
 
-def _rate_cell(row: dict[str, Any]) -> Any:
-    rates = row.get("rates_fen") or []
-    if row.get("rate_fen") is not None:
-        return _yuan(row["rate_fen"])
-    return " / ".join(f"{_yuan(r)}" for r in rates) or None
+def _rate_cell(row: CarrierRow) -> Any:
+    if row.rate_fen is not None:
+        return _yuan(row.rate_fen)
+    return " / ".join(f"{_yuan(r)}" for r in row.rates_fen) or None
 
 
-def _doc_time(doc: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(doc["as_of"])
-
-
-def report_xlsx(doc: dict[str, Any]) -> bytes:
+def report_xlsx(report: MonthlyReport) -> bytes:
     """The report as an Excel workbook finance opens (see the module docstring)."""
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)
     ws.title = "月报 Monthly report"
-    closed = doc.get("closed")
-    ws["A1"] = f"快递进村补贴月报 Parcel subsidy monthly report  {doc['month']}"
-    ws["A1"].font = Font(bold=True, size=14)
-    ws["A2"] = f"政策 Policy: {doc.get('policy', '')}"
-    ws["A3"] = f"截至 As of: {doc['as_of']}    金额单位 Amounts: 元 yuan (分 fen = 0.01 yuan)"
-    ws["A4"] = (
-        f"已月结 Closed {closed['closed_at']} by {closed['closed_by']}, "
-        f"store version {closed['store_version']}, policy {closed['policy_digest'][:12]}"
+    _write(ws, 1, 1, f"快递进村补贴月报 Parcel subsidy monthly report  {report.month}").font = Font(
+        bold=True, size=14
+    )
+    _write(ws, 2, 1, f"政策 Policy: {report.policy}")
+    as_of = report.as_of.isoformat()
+    _write(ws, 3, 1, f"截至 As of: {as_of}    金额单位 Amounts: 元 yuan (分 fen = 0.01 yuan)")
+    closed = report.closed
+    _write(
+        ws,
+        4,
+        1,
+        f"已月结 Closed {closed.closed_at} by {closed.closed_by}, "
+        f"store version {closed.store_version}, policy {closed.policy_digest[:12]}"
         if closed
-        else "未月结 Open: figures may still change"
+        else "未月结 Open: figures may still change",
     )
     head = 6
     _head(ws, head, 1, _CARRIER_HEAD)
     row = head + 2
-    for r in doc["carriers"]:
-        _put(ws, row, 1, _figures(r, r["carrier"], r["carrier_name"], _rate_cell(r)), _FIG_FORMATS)
+    for r in report.carriers:
+        _put(ws, row, 1, _figures(r, r.carrier, r.carrier_name, _rate_cell(r)), _FIG_FORMATS)
         row += 1
-    _put(ws, row, 1, _figures(doc["totals"], "合计 Total", None, None), _FIG_FORMATS)
+    _put(ws, row, 1, _figures(report.totals, "合计 Total", None, None), _FIG_FORMATS)
     for col in range(1, len(_CARRIER_HEAD) + 1):
         ws.cell(row=row, column=col).font = Font(bold=True)
         ws.cell(row=row, column=col).fill = _TOTAL_FILL
-
-    # center awards and the program total, beside the carriers
-    col = _AWARD_COL
-    ws.cell(row=head - 1, column=col, value="区级配送中心一次性奖励 Center award").font = Font(
-        bold=True
-    )
-    _head(ws, head, col, _AWARD_HEAD)
-    arow = head + 2
-    award_formats = [None, None, None, None, None, _YUAN, _COUNT]
-    for w in doc["center_awards"]:
-        values = [
-            w["site_code"],
-            w.get("site_name"),
-            w["accredited_on"],
-            w["document_no"],
-            _STATUS_ZH.get(w["status"], w["status"]),
-            _yuan(w["award_fen"]),
-            w["award_fen"],
-        ]
-        _put(ws, arow, col, values, award_formats)
-        arow += 1
-    if not doc["center_awards"]:
-        ws.cell(row=arow, column=col, value="无 None")
-        arow += 1
-    arow += 1
-    program = doc.get("program_total_fen")
-    label = "项目合计 Program total (补贴+调整+奖励 subsidies + adjustments + awards)"
-    ws.cell(row=arow, column=col, value=label).font = Font(bold=True)
-    values = [_yuan(program), program] if program is not None else ["—", "—"]
-    _put(ws, arow, col + 5, values, [_YUAN, _COUNT])
-    for c in (col + 5, col + 6):
-        ws.cell(row=arow, column=c).font = Font(bold=True)
-
-    # prior-period adjustments, below
-    adjustments = doc.get("prior_period_adjustments", [])
-    row += 2
-    ws.cell(row=row, column=1, value="以前期间调整 Prior-period adjustments").font = Font(bold=True)
-    row += 1
-    _head(ws, row, 1, _ADJUST_HEAD)
-    row += 2
-    for a in adjustments:
-        _put(ws, row, 1, _figures(a, a["carrier"], a["carrier_name"], a["period"]), _FIG_FORMATS)
-        row += 1
-    if not adjustments:
-        ws.cell(row=row, column=1, value="无 None")
-        row += 1
-    total = doc.get("adjustments_total")
-    if total is not None and adjustments:
-        _put(ws, row, 1, _figures(total, "调整合计 Total", None, None), _FIG_FORMATS)
-        for c in range(1, len(_ADJUST_HEAD) + 1):
-            ws.cell(row=row, column=c).font = Font(bold=True)
+    _awards_block(ws, report, head)
+    _adjustments_block(ws, report, row + 2)
 
     widths = [12, 14, 12, 14, 16, 14, 12, 14, 14, 14]
     for i, w in enumerate(widths, start=1):
@@ -299,10 +279,58 @@ def report_xlsx(doc: dict[str, Any]) -> bytes:
     for i, w in enumerate([12, 16, 12, 22, 16, 16, 14], start=_AWARD_COL):
         ws.column_dimensions[get_column_letter(i)].width = w
     ws.freeze_panes = ws.cell(row=head + 2, column=2)
-    when = _doc_time(doc)
     wb.properties.creator = "parcel-subsidy"
-    wb.properties.created = when.astimezone(UTC).replace(tzinfo=None)
-    return _deterministic(wb, when)
+    wb.properties.created = report.as_of.astimezone(UTC).replace(tzinfo=None)
+    return _deterministic(wb, report.as_of)
+
+
+def _awards_block(ws: Worksheet, report: MonthlyReport, head: int) -> None:
+    """The center awards and the program total, beside the carriers."""
+    col = _AWARD_COL
+    _bold(ws, head - 1, col, "区级配送中心一次性奖励 Center award")
+    _head(ws, head, col, _AWARD_HEAD)
+    arow = head + 2
+    award_formats = [None, None, None, None, None, _YUAN, _COUNT]
+    for w in report.center_awards:
+        values = [
+            w.site_code,
+            w.site_name,
+            w.accredited_on.isoformat(),
+            w.document_no,
+            _STATUS_ZH.get(w.status, w.status),
+            _yuan(w.award_fen),
+            w.award_fen,
+        ]
+        _put(ws, arow, col, values, award_formats)
+        arow += 1
+    if not report.center_awards:
+        _write(ws, arow, col, "无 None")
+        arow += 1
+    arow += 1
+    program = report.program_total_fen
+    _bold(ws, arow, col, "项目合计 Program total (补贴+调整+奖励 subsidies + adjustments + awards)")
+    values = [_yuan(program), program] if program is not None else ["—", "—"]
+    _put(ws, arow, col + 5, values, [_YUAN, _COUNT])
+    for c in (col + 5, col + 6):
+        ws.cell(row=arow, column=c).font = Font(bold=True)
+
+
+def _adjustments_block(ws: Worksheet, report: MonthlyReport, row: int) -> None:
+    """The prior-period adjustments, below the carriers, from ``row``."""
+    adjustments = report.prior_period_adjustments
+    _bold(ws, row, 1, "以前期间调整 Prior-period adjustments")
+    row += 1
+    _head(ws, row, 1, _ADJUST_HEAD)
+    row += 2
+    for a in adjustments:
+        _put(ws, row, 1, _figures(a, a.carrier, a.carrier_name, a.period), _FIG_FORMATS)
+        row += 1
+    if not adjustments:
+        _write(ws, row, 1, "无 None")
+        return
+    _put(ws, row, 1, _figures(report.adjustments_total, "调整合计 Total", None, None), _FIG_FORMATS)
+    for c in range(1, len(_ADJUST_HEAD) + 1):
+        ws.cell(row=row, column=c).font = Font(bold=True)
 
 
 _CORE_TIME = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")

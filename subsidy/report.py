@@ -1,13 +1,23 @@
-"""Monthly per-carrier reports (SPEC §6, §8) built from parcel statuses.
+"""The monthly report (SPEC §8, with §6's adjustments and §7's awards): built and served.
+
+The way of a report, top to bottom::
+
+    served_report      a closed month: its frozen report (subsidy.closed.frozen_report);
+                       an open one: live_report; with ``carrier``, that carrier's view
+    live_report        the month's counts and its adjustment sources' counts, from the
+                       stored results (subsidy.refresh.month_counts, which runs the rule of
+                       subsidy.rule where needed), the adjustment lines (subsidy.closed) and
+                       the center awards, put together by build_report
+    build_report       the one place a MonthlyReport (subsidy.models) is assembled
 
 Everything is integer fen; yuan appear only as formatted strings. A carrier with no in-scope
-parcel in the month is omitted.
+parcel in the month is omitted. ``as_of`` is an aware instant, resolved once at the edge
+(:func:`core.timeutil.resolve_as_of`).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import polars as pl
 
@@ -16,9 +26,110 @@ from core.policy import Policy
 from core.store import Store
 from core.timeutil import month_bounds, to_local
 from subsidy.awards_in_report import awards_in_month, counted_fen, counting_month
-from subsidy.results import month_counts
-from subsidy.rule import INELIGIBLE_REASONS, parcel_statuses
-from subsidy.sites import load_sites
+from subsidy.closed import (
+    adjustment_lines,
+    adjustment_sources,
+    baselines,
+    closed_set,
+    frozen_report,
+)
+from subsidy.exceptions import InvalidValueError
+from subsidy.models import Adjustment, CarrierRow, Figures, MonthlyReport, ReportAward, added_up
+from subsidy.refresh import month_counts
+
+
+def served_report(
+    store: Store,
+    policy: Policy,
+    month: str,
+    as_of: datetime,
+    *,
+    carrier: str | None = None,
+) -> MonthlyReport:
+    """The report users are served: a closed month's frozen report (whatever ``as_of``), else
+    the live report as of ``as_of``; with ``carrier``, that carrier's view of either."""
+    frozen = frozen_report(store, month)
+    if frozen is None:
+        return live_report(store, policy, month, as_of, carrier=carrier)
+    return frozen if carrier is None else frozen.carrier_view(carrier)
+
+
+def live_report(
+    store: Store,
+    policy: Policy,
+    month: str,
+    as_of: datetime,
+    *,
+    carrier: str | None = None,
+) -> MonthlyReport:
+    """The report of ``month`` as of ``as_of`` from the events, with the prior-period
+    adjustments of the closed months just before it; with ``carrier``, that carrier's view."""
+    month_bounds(month)  # validates the text
+    sources = adjustment_sources(closed_set(store), month)
+    counts = month_counts(store, policy, [month, *sources], as_of, carrier=carrier)
+    adjustments = adjustment_lines(counts, policy, sources, baselines(store, sources), carrier)
+    report = build_report(counts, policy, month, as_of, center_awards(store, as_of), adjustments)
+    return report if carrier is None else report.carrier_view(carrier)
+
+
+def monthly_report(
+    store: Store,
+    policy: Policy,
+    month: str,
+    as_of: datetime,
+    *,
+    carrier: str | None = None,
+) -> MonthlyReport:
+    """The SPEC §8 report of ``month`` as of ``as_of`` from the events, ignoring month closing
+    (no adjustment lines; only ``carrier``'s row if given): the reference the served report
+    equals while nothing is closed."""
+    month_bounds(month)
+    counts = month_counts(store, policy, [month], as_of, carrier=carrier)
+    return build_report(counts, policy, month, as_of, center_awards(store, as_of), [])
+
+
+def build_report(
+    counts: pl.DataFrame,
+    policy: Policy,
+    month: str,
+    as_of: datetime,
+    awards: list[ReportAward],
+    adjustments: list[Adjustment],
+) -> MonthlyReport:
+    """The report of ``month`` from per-(month, carrier) counts (open: ``closed`` is null).
+
+    ``program_total_fen`` is the month's parcel subsidies, plus the adjustments, plus the
+    center awards counted in this month (:mod:`subsidy.awards_in_report`; the others are
+    listed, marked not counted).
+    """
+    rows = carrier_rows(counts, policy, month)
+    subsidy, adjusted = added_up(rows), added_up(adjustments)
+    awards = awards_in_month(awards, month)  # SPEC §7: an award counts once
+    program = subsidy.subsidy_fen + adjusted.subsidy_fen + counted_fen(awards, month, month)
+    return MonthlyReport(
+        month=month,
+        as_of=as_of,
+        policy=policy.name,
+        carriers=rows,
+        totals=subsidy.totals(),
+        center_awards=awards,
+        program_total_fen=program,
+        program_total_yuan=fen_to_yuan(program),
+        prior_period_adjustments=adjustments,
+        adjustments_total=adjusted.totals(),
+        closed=None,
+    )
+
+
+def carrier_rows(counts: pl.DataFrame, policy: Policy, month: str) -> list[CarrierRow]:
+    """The month's carrier rows from per-(month, carrier) counts, by carrier code."""
+    rates = rates_in_month(policy, month)
+    return [
+        Figures.of_counts(rec).carrier_row(
+            rec["carrier"], policy.carriers.get(rec["carrier"], ""), rates
+        )
+        for rec in counts.filter(pl.col("month") == month).sort("carrier").iter_rows(named=True)
+    ]
 
 
 def rates_in_month(policy: Policy, month: str) -> list[int]:
@@ -38,54 +149,7 @@ def rates_in_month(policy: Policy, month: str) -> list[int]:
     return rates
 
 
-def carrier_month_counts(statuses: pl.LazyFrame) -> pl.LazyFrame:
-    """Per ``(month, carrier)``: eligible, subsidy, pending and ineligible per reason."""
-    return (
-        statuses.group_by("month", "carrier")
-        .agg(
-            (pl.col("status") == "eligible").sum().cast(pl.Int64).alias("eligible_parcels"),
-            pl.col("subsidy_fen").sum().cast(pl.Int64).alias("subsidy_fen"),
-            (pl.col("status") == "pending").sum().cast(pl.Int64).alias("pending_parcels"),
-            *((pl.col("reason") == r).sum().cast(pl.Int64).alias(r) for r in INELIGIBLE_REASONS),
-        )
-        .sort("month", "carrier")
-    )
-
-
-def carrier_rows(counts: pl.DataFrame, policy: Policy, month: str) -> list[dict[str, Any]]:
-    """The ``carriers`` list of the report JSON from :func:`carrier_month_counts` rows."""
-    rates = rates_in_month(policy, month)
-    rows = []
-    for rec in counts.filter(pl.col("month") == month).sort("carrier").iter_rows(named=True):
-        rows.append(
-            {
-                "carrier": rec["carrier"],
-                "carrier_name": policy.carriers.get(rec["carrier"], ""),
-                "eligible_parcels": rec["eligible_parcels"],
-                "rate_fen": rates[0] if len(rates) == 1 else None,
-                "rates_fen": rates,
-                "subsidy_fen": rec["subsidy_fen"],
-                "subsidy_yuan": fen_to_yuan(rec["subsidy_fen"]),
-                "pending_parcels": rec["pending_parcels"],
-                "ineligible": {r: rec[r] for r in INELIGIBLE_REASONS},
-            }
-        )
-    return rows
-
-
-def totals_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Totals over carrier rows."""
-    subsidy = sum(r["subsidy_fen"] for r in rows)
-    return {
-        "eligible_parcels": sum(r["eligible_parcels"] for r in rows),
-        "subsidy_fen": subsidy,
-        "subsidy_yuan": fen_to_yuan(subsidy),
-        "pending_parcels": sum(r["pending_parcels"] for r in rows),
-        "ineligible": {r: sum(row["ineligible"][r] for row in rows) for r in INELIGIBLE_REASONS},
-    }
-
-
-def center_awards(store: Store, as_of: datetime) -> list[dict[str, Any]]:
+def center_awards(store: Store, as_of: datetime) -> list[ReportAward]:
     """The center awards (SPEC §7) accredited by ``as_of``'s Asia/Shanghai date, in fen and
     yuan (a look back shows no award accredited after it), each with the month it counts in
     (``counted_in``, :func:`subsidy.awards_in_report.counting_month`)."""
@@ -99,65 +163,23 @@ def center_awards(store: Store, as_of: datetime) -> list[dict[str, Any]]:
         ).fetchall()
         closed = dict(db.execute("SELECT month, closed_at FROM closed_months").fetchall())
     return [
-        {
-            **{k: r[k] for k in r.keys() if k != "created_at"},  # noqa: SIM118 (a Row iterates values)
-            "award_yuan": fen_to_yuan(r["award_fen"]),
-            "counted_in": counting_month(r["accredited_on"], r["created_at"], closed),
-        }
+        ReportAward(
+            **{k: r[k] for k in r.keys() if k != "created_at"},  # noqa: SIM118 (Row)
+            award_yuan=fen_to_yuan(r["award_fen"]),
+            counted_in=counting_month(r["accredited_on"], r["created_at"], closed),
+        )
         for r in rows
     ]
 
 
-def store_statuses(store: Store, policy: Policy, as_of: datetime) -> pl.LazyFrame:
-    """The rule applied to everything in the store, as of ``as_of``."""
-    return parcel_statuses(store.scan_events(), load_sites(store).lazy(), policy, as_of)
-
-
-def assemble_report(
-    counts: pl.DataFrame,
-    policy: Policy,
-    month: str,
-    as_of: datetime,
-    awards: list[dict[str, Any]],
-    *,
-    adjustments_fen: int = 0,
-) -> dict[str, Any]:
-    """The SPEC §8 report document from per-(month, carrier) counts.
-
-    ``program_total_fen`` is the month's parcel subsidies, plus ``adjustments_fen`` (prior-period
-    adjustments, see :mod:`subsidy.closing`), plus the center awards counted in this month
-    (:mod:`subsidy.awards_in_report`; the others are listed, marked not counted).
-    """
-    rows = carrier_rows(counts, policy, month)
-    totals = totals_of(rows)
-    awards = awards_in_month(awards, month)  # SPEC §7: an award counts once
-    program = totals["subsidy_fen"] + adjustments_fen + counted_fen(awards, month, month)
-    return {
-        "month": month,
-        "as_of": to_local(as_of).isoformat(),
-        "policy": policy.name,
-        "carriers": rows,
-        "totals": totals,
-        "center_awards": awards,
-        "program_total_fen": program,
-        "program_total_yuan": fen_to_yuan(program),
-    }
-
-
-def monthly_report(
-    store: Store,
-    policy: Policy,
-    month: str,
-    as_of: datetime,
-    *,
-    carrier: str | None = None,
-) -> dict[str, Any]:
-    """The SPEC §8 report of ``month`` as of ``as_of`` (only ``carrier``'s row if given).
-
-    Computed from the events, ignoring month closing; what users are served (frozen figures
-    of closed months, prior-period adjustments) is :func:`subsidy.closing.served_report`.
-    """
-    month_bounds(month)  # validates the text
-    # served from the stored results when they answer as_of (subsidy.results)
-    counts = month_counts(store, policy, [month], as_of, carrier=carrier)
-    return assemble_report(counts, policy, month, as_of, center_awards(store, as_of))
+def check_reportable(month: str, now: datetime) -> None:
+    """Refuse a month that has not begun yet (:class:`InvalidValueError`)."""
+    start, _ = month_bounds(month)
+    if start > to_local(now):
+        raise InvalidValueError(
+            f"month {month} has not begun yet (now is {to_local(now):%Y-%m-%d %H:%M} "
+            "Asia/Shanghai); ask for a month up to the current one",
+            code="month_not_begun",
+            month=month,
+            now=f"{to_local(now):%Y-%m-%d %H:%M}",
+        )

@@ -27,7 +27,6 @@ from core.events import SCAN_TIME
 from core.policy import Policy
 from core.timeutil import to_local
 
-STATUSES: tuple[str, ...] = ("eligible", "pending", "ineligible")
 INELIGIBLE_REASONS: tuple[str, ...] = (
     "no_hub_arrival",
     "late_hub_arrival",

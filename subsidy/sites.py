@@ -48,17 +48,30 @@ def _read_registry_file(path: Path) -> pl.DataFrame:
         else:
             df = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
     except Exception as exc:
-        raise SiteRegistryError(f"cannot read the sites registry {path.name}: {exc}") from None
+        raise SiteRegistryError(
+            f"cannot read the sites registry {path.name}: {exc}",
+            code="registry_unreadable",
+            file=path.name,
+            reason=str(exc),
+        ) from None
     names = {c: c.strip().lstrip("\ufeff").lower() for c in df.columns}
     twice = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
     if twice:  # " Site_Code" and "site_code" are one column: refuse, never a 500
-        raise SiteRegistryError(f"sites registry: column {', '.join(twice)} appears twice")
+        raise SiteRegistryError(
+            f"sites registry: column {', '.join(twice)} appears twice",
+            code="registry_column_twice",
+            columns=", ".join(twice),
+        )
     df = df.rename(names)
     missing = [c for c in REGISTRY_COLUMNS if c not in df.columns and c != "active_to"]
     if missing:
         raise SiteRegistryError(
             f"sites registry: missing column {', '.join(missing)}; "
-            f"expected {','.join(REGISTRY_COLUMNS)}; found {','.join(df.columns)}"
+            f"expected {','.join(REGISTRY_COLUMNS)}; found {','.join(df.columns)}",
+            code="registry_missing_columns",
+            missing=missing,
+            expected=list(REGISTRY_COLUMNS),
+            found=list(df.columns),
         )
     if "active_to" not in df.columns:
         df = df.with_columns(pl.lit(None, pl.String).alias("active_to"))
@@ -72,30 +85,48 @@ def parse_registry(path: Path) -> pl.DataFrame:
         pl.col("active_from").str.to_date("%Y-%m-%d", strict=False).alias("_from"),
         pl.col("active_to").str.to_date("%Y-%m-%d", strict=False).alias("_to"),
     )
-    problems: list[str] = []
+    problems: list[dict[str, object]] = []
+    # check code -> (what is wrong, the rows it is wrong for)
     checks = {
-        "site_code is empty": pl.col("site_code").is_null(),
-        "name is empty": pl.col("name").is_null(),
-        f"kind is not one of {', '.join(SITE_KINDS)}": ~pl.col("kind")
-        .fill_null("")
-        .is_in(SITE_KINDS),
-        "active_from is not a date YYYY-MM-DD": pl.col("_from").is_null(),
-        "active_to is not a date YYYY-MM-DD": pl.col("active_to").is_not_null()
-        & pl.col("_to").is_null(),
-        "active_to is before active_from": pl.col("_to") < pl.col("_from"),
-        "site_code appears twice": pl.col("site_code").is_duplicated()
-        & pl.col("site_code").is_not_null(),
+        "site_code_empty": ("site_code is empty", pl.col("site_code").is_null()),
+        "name_empty": ("name is empty", pl.col("name").is_null()),
+        "bad_kind": (
+            f"kind is not one of {', '.join(SITE_KINDS)}",
+            ~pl.col("kind").fill_null("").is_in(SITE_KINDS),
+        ),
+        "bad_active_from": ("active_from is not a date YYYY-MM-DD", pl.col("_from").is_null()),
+        "bad_active_to": (
+            "active_to is not a date YYYY-MM-DD",
+            pl.col("active_to").is_not_null() & pl.col("_to").is_null(),
+        ),
+        "active_to_before_from": (
+            "active_to is before active_from",
+            pl.col("_to") < pl.col("_from"),
+        ),
+        "duplicate_site_code": (
+            "site_code appears twice",
+            pl.col("site_code").is_duplicated() & pl.col("site_code").is_not_null(),
+        ),
     }
-    for message, cond in checks.items():
+    messages = {check: message for check, (message, _) in checks.items()}
+    for check, (_, cond) in checks.items():
         bad = parsed.filter(cond.fill_null(False))
         for line, code in bad.select("line", "site_code").head(5).iter_rows():
-            problems.append(f"line {line} ({code or '?'}): {message}")
+            problems.append({"line": line, "site_code": code or "?", "check": check})
     if problems:
+        shown = problems[:20]
         raise SiteRegistryError(
-            "sites registry refused, nothing changed: " + "; ".join(problems[:20])
+            "sites registry refused, nothing changed: "
+            + "; ".join(
+                f"line {p['line']} ({p['site_code']}): {messages[str(p['check'])]}" for p in shown
+            ),
+            code="registry_refused",
+            problems=shown,
         )
     if parsed.height == 0:
-        raise SiteRegistryError("sites registry refused: the file has no sites")
+        raise SiteRegistryError(
+            "sites registry refused: the file has no sites", code="registry_empty"
+        )
     return parsed.select(
         "site_code",
         "name",

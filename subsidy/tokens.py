@@ -72,17 +72,31 @@ def hash_token(token: str) -> str:
 
 def _check(role: str, carrier: str | None, carriers: Mapping[str, str]) -> str | None:
     if role not in ROLES:
-        raise InvalidValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        raise InvalidValueError(
+            f"unknown role {role!r}; use one of {', '.join(ROLES)}",
+            code="unknown_role",
+            role=role,
+            roles=list(ROLES),
+        )
     if role != "operator":
         if carrier:
-            raise InvalidValueError(f"only an operator token has a carrier; {role} has none")
+            raise InvalidValueError(
+                f"only an operator token has a carrier; {role} has none",
+                code="role_has_no_carrier",
+                role=role,
+            )
         return None
     if not carrier:
-        raise InvalidValueError("an operator token needs its carrier (e.g. --carrier ZTO)")
+        raise InvalidValueError(
+            "an operator token needs its carrier (e.g. --carrier ZTO)", code="carrier_required"
+        )
     code = carrier.strip().upper()
     if code not in carriers:
         raise InvalidValueError(
-            f"unknown carrier {carrier!r}; known: {', '.join(sorted(carriers))}"
+            f"unknown carrier {carrier!r}; known: {', '.join(sorted(carriers))}",
+            code="unknown_carrier",
+            carrier=carrier,
+            known=sorted(carriers),
         )
     return code
 
@@ -157,9 +171,16 @@ def revoke_token(store: Store, token_id: int, *, actor: str) -> TokenInfo:
     with store.transaction() as db:
         row = db.execute("SELECT * FROM api_tokens WHERE id=?", (token_id,)).fetchone()
         if row is None:
-            raise NotFoundError(f"no token with id {token_id}")
+            raise NotFoundError(
+                f"no token with id {token_id}", code="token_not_found", token_id=token_id
+            )
         if row["revoked_at"] is not None:
-            raise ConflictError(f"token {token_id} was already revoked at {row['revoked_at']}")
+            raise ConflictError(
+                f"token {token_id} was already revoked at {row['revoked_at']}",
+                code="token_already_revoked",
+                token_id=token_id,
+                revoked_at=row["revoked_at"],
+            )
         db.execute(
             "UPDATE api_tokens SET revoked_at=?, revoked_by=? WHERE id=?",
             (timestamp(), actor, token_id),

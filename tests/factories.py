@@ -308,8 +308,8 @@ def ingest_rows(
 def report(
     store: Store, month: str, as_of: datetime, policy: Policy | None = None
 ) -> dict[str, Any]:
-    """The monthly report of ``month`` as of ``as_of``."""
-    return monthly_report(store, policy or load_policy(), month, as_of)
+    """The monthly report of ``month`` as of ``as_of``, as its JSON document."""
+    return monthly_report(store, policy or load_policy(), month, as_of).model_dump(mode="json")
 
 
 def stored_events(store: Store) -> pl.DataFrame:

@@ -16,7 +16,7 @@ import cli
 from core.policy import DEFAULT_POLICY_PATH, load_policy
 from core.store import Store
 from ingest.uploads import STEPS
-from subsidy.closing import served_report
+from subsidy.report import served_report
 from tests.factories import (
     DAY,
     cst,
@@ -405,7 +405,7 @@ def test_killed_ingest_then_retry_equals_a_clean_run(
     may = ("report", "--month", "2023-05", "--as-of", AS_OF, "--format", "json")
     shown = cli_process("--data-dir", crashed.root, *may)
     # the CLI serves what finance is served: the report with its (here empty) adjustments
-    served = json.loads(served_report(clean, load_policy(), "2023-05", as_of))
+    served = served_report(clean, load_policy(), "2023-05", as_of).model_dump(mode="json")
     assert json.loads(shown.stdout) == served
     assert served["carriers"] == report(clean, "2023-05", as_of)["carriers"]
 

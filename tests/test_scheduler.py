@@ -21,10 +21,9 @@ from core.store import Store
 from core.timeutil import TZ
 from ingest.inbox import inbox_dir
 from subsidy import results
-from subsidy.closing import served_report
 from subsidy.drafts import reports_dir
-from subsidy.exports import report_csv, report_xlsx
-from subsidy.report import monthly_report
+from subsidy.exports import report_csv, report_json, report_xlsx
+from subsidy.report import monthly_report, served_report
 from tests.factories import NOW, cst, ingest_rows, parcel, write_parquet
 
 JUNE_1ST_2AM = cst(2023, 6, 1, 2)
@@ -106,7 +105,7 @@ def test_monthly_job_writes_the_previous_months_draft_with_the_reports_figures(
     run = scheduler.run_job(store, policy, scheduler.MONTHLY_DRAFT, now=JUNE_1ST_2AM)
     assert run["outcome"] == "ok", run["error"]
     expected = monthly_report(store, policy, "2023-05", JUNE_1ST_2AM)
-    assert expected["totals"]["eligible_parcels"] == 100
+    assert expected.totals.eligible_parcels == 100
     folder = reports_dir(store, "2023-05")
     assert sorted(p.name for p in folder.iterdir()) == [
         "monthly-2023-05-draft.csv",
@@ -115,12 +114,12 @@ def test_monthly_job_writes_the_previous_months_draft_with_the_reports_figures(
     ]
     served = served_report(store, policy, "2023-05", JUNE_1ST_2AM)
     written = (folder / "monthly-2023-05-draft.json").read_bytes()
-    assert written == served
+    assert written == report_json(served)
     doc = json.loads(written)
-    assert (doc["carriers"], doc["totals"]) == (expected["carriers"], expected["totals"])
-    assert doc["as_of"] == expected["as_of"] == "2023-06-01T02:00:00+08:00"
-    assert (folder / "monthly-2023-05-draft.csv").read_bytes() == report_csv(doc)
-    assert (folder / "monthly-2023-05-draft.xlsx").read_bytes() == report_xlsx(doc)
+    assert (served.carriers, served.totals) == (expected.carriers, expected.totals)
+    assert doc["as_of"] == expected.as_of.isoformat() == "2023-06-01T02:00:00+08:00"
+    assert (folder / "monthly-2023-05-draft.csv").read_bytes() == report_csv(served)
+    assert (folder / "monthly-2023-05-draft.xlsx").read_bytes() == report_xlsx(served)
     csv_total = next(
         line
         for line in (folder / "monthly-2023-05-draft.csv").read_text().splitlines()
@@ -128,7 +127,7 @@ def test_monthly_job_writes_the_previous_months_draft_with_the_reports_figures(
     )
     assert ",100,," in csv_total and ",2000,20.00," in csv_total
     assert run["detail"]["month"] == "2023-05" and run["detail"]["closed"] is False
-    assert run["detail"]["totals"] == expected["totals"]
+    assert run["detail"]["totals"] == expected.totals.model_dump()
     assert sorted(run["detail"]["files"]) == [
         f"reports/2023-05/{p.name}" for p in sorted(folder.iterdir())
     ]

@@ -1,5 +1,6 @@
-"""The web console under ``/console/``: server-rendered pages over the same domain functions
-and API route functions as ``/v1`` (no business rule is written again here).
+"""The web console under ``/console/``: server-rendered pages over the same dependencies
+(:mod:`api.deps`: store, policy, settings, upload limit, operator scope) and the same domain
+functions as ``/v1``; no business rule is written again here, no route function is called.
 
 Sign-in is by API token (verified by :mod:`subsidy.tokens`), kept as a session cookie
 (:mod:`api.console.session`); every form that changes something carries a CSRF token. Pages

@@ -1,9 +1,9 @@
 """The figures the pages show, from the same domain functions the API calls, kept for reuse.
 
-- A month's report is :func:`subsidy.closing.served_report` (a closed month's frozen bytes,
+- A month's report is :func:`subsidy.report.served_report` (a closed month's frozen report,
   else the live report with its prior-period adjustments), scoped to an operator's carrier the
   way the API scopes it.
-- The chart is :func:`subsidy.closing.summary` over the policy period, once per carrier.
+- The chart is :func:`subsidy.summary.summary` over the policy period, once per carrier.
 
 A page view does not recompute the rule when the same figures were computed before: results
 are kept per *change stamp* (the store version and the last audit line: every ingest, close,
@@ -15,7 +15,6 @@ of, and its downloads ask the API for that same instant. A closed month is froze
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,12 +23,13 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 
-from api.console.session import Session
 from core import timeutil
 from core.policy import Policy
 from core.store import Store
 from core.timeutil import month_of, now_local
-from subsidy.closing import check_reportable, served_report, summary
+from subsidy.models import MonthlyReport
+from subsidy.report import check_reportable, served_report
+from subsidy.summary import summary
 
 T = TypeVar("T")
 
@@ -79,11 +79,6 @@ def change_stamp(store: Store) -> tuple[int, int]:
     return store.version(), int(last)
 
 
-def carrier_scope(session: Session) -> str | None:
-    """The carrier a caller's figures are limited to (operators: their own), as in the API."""
-    return session.carrier if session.role == "operator" else None
-
-
 def resolve_as_of(text: str | None) -> datetime | None:
     """The parsed ``?as_of=``; ``None`` (meaning now) when absent.
 
@@ -95,13 +90,14 @@ def resolve_as_of(text: str | None) -> datetime | None:
     return None
 
 
-def _of_now(as_of: datetime | None) -> tuple[datetime, str, Callable[[dict[str, Any]], bool]]:
-    """The instant to compute at, the cache key part, and when a kept value is still usable."""
+def _of_now(as_of: datetime | None) -> tuple[datetime, str, Callable[[datetime], bool]]:
+    """The instant to compute at, the cache key part, and whether figures computed as of an
+    instant are still usable."""
     if as_of is not None:
         return as_of, as_of.isoformat(), lambda _: True
     now = now_local()
     oldest = now - FRESH
-    return now, "now", lambda doc: datetime.fromisoformat(doc["as_of"]) >= oldest
+    return now, "now", lambda computed_as_of: computed_as_of >= oldest
 
 
 def monthly_report(
@@ -111,17 +107,17 @@ def monthly_report(
     month: str,
     as_of: datetime | None,
     carrier: str | None,
-) -> dict[str, Any]:
-    """The report of ``month`` as the API serves it (the same bytes, parsed); as of now (see
-    :data:`FRESH`) when ``as_of`` is ``None``.
+) -> MonthlyReport:
+    """The report of ``month`` as the API serves it; as of now (see :data:`FRESH`) when
+    ``as_of`` is ``None``.
     """
     check_reportable(month, now_local())
     at, when, usable = _of_now(as_of)
     key = ("monthly", change_stamp(store), month, carrier, when)
     return cache.get(
         key,
-        lambda: json.loads(served_report(store, policy, month, at, carrier=carrier)),
-        usable,
+        lambda: served_report(store, policy, month, at, carrier=carrier),
+        lambda report: usable(report.as_of),
     )
 
 
@@ -151,11 +147,11 @@ def chart(
         closed: list[bool] = []
         series = []
         for code in codes:
-            doc = summary(store, policy, period[0], period[1], at, now=now, carrier=code)
-            months = [m["month"] for m in doc["months"]]
-            closed = [m["closed"] for m in doc["months"]]
-            subsidy = [m["subsidy_fen"] for m in doc["months"]]
-            eligible = [m["eligible_parcels"] for m in doc["months"]]
+            lines = summary(store, policy, period[0], period[1], at, now=now, carrier=code).months
+            months = [m.month for m in lines]
+            closed = [m.closed for m in lines]
+            subsidy = [m.subsidy_fen for m in lines]
+            eligible = [m.eligible_parcels for m in lines]
             if any(subsidy) or any(eligible):
                 series.append(
                     {
@@ -167,7 +163,8 @@ def chart(
                 )
         return {"as_of": at.isoformat(), "months": months, "closed": closed, "series": series}
 
-    return cache.get(key, compute, usable)
+    _computed_at, data = cache.get(key, lambda: (at, compute()), lambda kept: usable(kept[0]))
+    return data
 
 
 def default_month(chart_data: dict[str, Any], now: datetime) -> str:

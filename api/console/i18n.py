@@ -2,7 +2,9 @@
 
 Money is shown as yuan with two decimals, from integer fen, by :func:`core.money.fen_to_yuan`
 (never a float), grouped by thousands; times are shown in Asia/Shanghai. Every label a page
-uses is a key of :data:`MESSAGES`; a test checks that both languages have every key.
+uses is a key of :data:`MESSAGES`; a test checks that both languages have every key. What
+went wrong is worded by :func:`error_text` from the error's code and params, with the words
+of :mod:`api.console.error_words`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from api.console.error_words import ERROR_MESSAGES
+from core.exceptions import DomainError
 from core.money import fen_to_yuan
 from core.timeutil import to_local
 
@@ -188,6 +192,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "audit.actor": ("操作人", "Who"),
     "audit.target": ("对象", "What"),
     "audit.change": ("变更（原值 → 新值）", "Change (old → new)"),
+    "audit.old": ("原值", "Old"),
+    "audit.new": ("新值", "New"),
     "audit.none": ("没有符合条件的记录。", "No matching lines."),
     "audit.more": ("后续记录", "Next lines"),
     "awards.title": ("区级配送中心一次性奖励", "One-time award to the district center"),
@@ -278,7 +284,66 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "action.award": ("中心奖励", "Center award"),
     "action.sites": ("站点名录", "Sites registry"),
     "action.token": ("令牌", "Tokens"),
+    "action.store": ("数据存储", "Store upkeep"),
+    "action.upload.received": ("收到上传文件", "Upload received"),
+    "action.upload.ingested": ("上传文件入库", "Upload ingested"),
+    "action.upload.refused": ("拒收上传文件", "Upload refused"),
+    "action.month.closed": ("关闭月份", "Month closed"),
+    "action.award.recorded": ("记录中心奖励", "Center award recorded"),
+    "action.award.approved": ("审批中心奖励", "Center award approved"),
+    "action.award.paid": ("拨付中心奖励", "Center award paid"),
+    "action.sites.replaced": ("更新站点名录", "Sites registry replaced"),
+    "action.token.created": ("创建令牌", "Token created"),
+    "action.token.revoked": ("吊销令牌", "Token revoked"),
+    "action.store.compacted": ("整理数据存储", "Store compacted"),
+    "target.upload": ("上传 #{id}", "Upload #{id}"),
+    "target.award": ("奖励 #{id}", "Award #{id}"),
+    "target.month": ("月份 {id}", "Month {id}"),
+    "target.token": ("令牌 #{id}", "Token #{id}"),
+    "target.store_version": ("数据版本 {id}", "Store version {id}"),
+    "target.sites": ("站点名录", "Sites registry"),
+    "field.id": ("编号", "ID"),
+    "field.status": ("状态", "Status"),
+    "field.error": ("拒收原因", "Refusal reason"),
+    "field.sha256": ("文件 SHA-256", "File SHA-256"),
+    "field.carrier": ("快递企业", "Carrier"),
+    "field.filename": ("文件名", "File"),
+    "field.bytes": ("大小（字节）", "Size (bytes)"),
+    "field.rows_read": ("读取行数", "Rows read"),
+    "field.accepted": ("入库", "Accepted"),
+    "field.rejected": ("拒收行", "Rejected"),
+    "field.duplicates": ("重复", "Duplicates"),
+    "field.rejected_by_reason": ("拒收行（按原因）", "Rejected by reason"),
+    "field.store_version": ("数据版本", "Store version"),
+    "field.policy_digest": ("政策摘要", "Policy digest"),
+    "field.as_of": ("计算截至", "Figures as of"),
+    "field.subsidy_fen": ("补贴（元）", "Subsidy (yuan)"),
+    "field.adjustments_fen": ("以前期间调整（元）", "Adjustments (yuan)"),
+    "field.program_total_fen": ("项目合计（元）", "Program total (yuan)"),
+    "field.award_fen": ("奖励金额（元）", "Award (yuan)"),
+    "field.site_code": ("站点编码", "Site code"),
+    "field.site_name": ("站点名称", "Site name"),
+    "field.accredited_on": ("认定日期", "Accredited on"),
+    "field.document_no": ("认定文号", "Document no."),
+    "field.created_at": ("登记时间", "Recorded at"),
+    "field.created_by": ("登记人", "Recorded by"),
+    "field.approved_at": ("审批时间", "Approved at"),
+    "field.approved_by": ("审批人", "Approved by"),
+    "field.paid_at": ("拨付时间", "Paid at"),
+    "field.paid_by": ("拨付人", "Paid by"),
+    "field.updated_at": ("更新时间", "Updated at"),
+    "field.role": ("角色", "Role"),
+    "field.name": ("名称", "Name"),
+    "field.sites": ("站点数", "Sites"),
+    "field.by_kind": ("按类型", "By kind"),
+    "field.partitions": ("分区", "Partitions"),
+    "ui.or": ("或", " or "),
+    "ui.list_sep": ("、", ", "),
+    "ui.item_sep": ("；", "; "),
 }
+
+#: Every message: the pages' words and the errors' (:mod:`api.console.error_words`).
+MESSAGES.update(ERROR_MESSAGES)
 
 
 def pick_lang(value: str | None) -> str:
@@ -306,6 +371,66 @@ def label(t: Callable[..., str], group: str, value: str | None) -> str:
         return "—"
     key = f"{group}.{value}"
     return t(key) if key in MESSAGES else value
+
+
+#: Parameters of an error whose values are codes shown with their label (``role`` ->
+#: ``role.finance``); a list of them is joined, ``needs`` with "or".
+_PARAM_LABELS = {
+    "role": "role",
+    "needs": "role",
+    "status": "award_status",
+    "target": "award_status",
+    "required": "award_status",
+    "kind": "kind",
+    "check": "site_check",
+}
+
+
+def _param_text(t: Callable[..., str], name: str, value: object) -> object:
+    """A parameter of an error as the sentence shows it: a code by its label, a list joined."""
+    group = _PARAM_LABELS.get(name)
+    if isinstance(value, list | tuple):
+        sep = t("ui.or") if name == "needs" else t("ui.list_sep")
+        return sep.join(str(_param_text(t, name, v)) for v in value)
+    if group is not None and isinstance(value, str):
+        return label(t, group, value)
+    return value
+
+
+def error_text(exc: BaseException, lang: str, *, fallback: str | None = None) -> str:
+    """What went wrong, in ``lang``: the message ``err.<code>`` filled with the error's params.
+
+    The code and params are those of a domain error (:class:`core.exceptions.DomainError`), of
+    a console refusal (its ``text_code``), or of the domain error an :class:`ApiError` was
+    raised from. A list of records (``problems``) is shown item by item with
+    ``err.<code>.item``. For a code without words here, or params that do not fill them, the
+    error's own sentence: ``fallback`` when given, else ``str(exc)``.
+    """
+    source: BaseException = exc
+    if not isinstance(exc, DomainError) and isinstance(exc.__cause__, DomainError):
+        source = exc.__cause__
+    code = getattr(source, "text_code", None) or getattr(source, "code", None)
+    params = getattr(source, "params", None)
+    key = f"err.{code}"
+    if isinstance(code, str) and key in MESSAGES and isinstance(params, dict):
+        t = translator(lang)
+        index = LANGS.index(pick_lang(lang))
+        try:
+            values: dict[str, object] = {}
+            for name, value in params.items():
+                if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                    values[name] = t("ui.item_sep").join(
+                        MESSAGES[f"{key}.item"][index].format(
+                            **{k: _param_text(t, k, v) for k, v in item.items()}
+                        )
+                        for item in value
+                    )
+                else:
+                    values[name] = _param_text(t, name, value)
+            return MESSAGES[key][index].format(**values)
+        except (KeyError, IndexError, ValueError):
+            pass
+    return fallback if fallback is not None else str(exc)
 
 
 def group_digits(digits: str) -> str:

@@ -1,39 +1,41 @@
 """Parcel lookup: status, reason, the departure and arrival that decided it, and its scans as
-a timeline. Through the API's route function, so an operator asking for another carrier's
-parcel gets the same 404 as for a parcel that does not exist.
+a timeline. The same call as ``GET /v1/parcels/{carrier}/{waybill_no}``
+(:func:`subsidy.explain.explain_parcel`), so an operator asking for another carrier's parcel
+gets the same "not found" as for a parcel that does not exist (:func:`api.deps.visible_carrier`).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from api.console import figures, i18n
+from api.console import i18n
 from api.console.render import ConsoleRoute, lang_of, page
-from api.console.session import Session, current_user
-from api.routes import parcels as parcel_routes
-from core.timeutil import now_local
+from api.console.session import User
+from api.deps import PolicyDep, StoreDep, carrier_scope, visible_carrier
+from core.timeutil import now_local, resolve_as_of
 from subsidy.exceptions import NotFoundError
+from subsidy.explain import explain_parcel
 
 router = APIRouter(route_class=ConsoleRoute)
-
-User = Annotated[Session, Depends(current_user)]
 
 
 @router.get("/console/parcels", include_in_schema=False)
 def parcel_page(
     request: Request,
     session: User,
+    store: StoreDep,
+    policy: PolicyDep,
     carrier: Annotated[str | None, Query(max_length=20)] = None,
     waybill: Annotated[str | None, Query(max_length=64)] = None,
     as_of: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     """The lookup form and, for a waybill, the explanation of the parcel."""
-    t = i18n.translator(lang_of(request))
-    policy = request.app.state.policy
-    own = figures.carrier_scope(session)
+    lang = lang_of(request)
+    t = i18n.translator(lang)
+    own = carrier_scope(session.principal)
     carrier = (carrier or own or "").strip().upper() or None
     waybill = (waybill or "").strip() or None
     explanation: dict[str, Any] | None = None
@@ -41,17 +43,12 @@ def parcel_page(
     status = 200
     if carrier and waybill:
         try:
-            at = figures.resolve_as_of(as_of) or now_local()
-            explanation = parcel_routes.parcel(
-                carrier=carrier,
-                waybill_no=waybill,
-                principal=session.principal,
-                store=request.app.state.store,
-                policy=policy,
-                as_of=at,
-            )
+            at = resolve_as_of(as_of, now_local())
+            if carrier not in policy.carriers or not visible_carrier(session.principal, carrier):
+                raise NotFoundError(f"no scans of parcel {carrier} {waybill}")
+            explanation = explain_parcel(store, policy, carrier, waybill, at)
         except ValueError as exc:
-            problem, status = str(exc), 422
+            problem, status = i18n.error_text(exc, lang), 422
         except NotFoundError:
             problem, status = t("parcel.not_found"), 404
     carriers = {own: policy.carriers[own]} if own else policy.carriers

@@ -3,15 +3,15 @@
 Templates are autoescaped; data for scripts goes through ``tojson`` into a non-executable
 ``<script type="application/json">`` block, so the Content-Security-Policy can forbid inline
 scripts. Errors keep the status the API's own exception handlers choose (:mod:`api.errors`
-is the one place statuses are chosen); the console only shows them as a page, or passes the
-API's JSON through to a script that asked for JSON.
+is the one place statuses are chosen); the console shows them as a page, worded in the page's
+language from the error's code and params (:func:`api.console.i18n.error_text`), or passes
+the API's JSON through to a script that asked for JSON.
 """
 
 from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import logging
 from collections.abc import Callable, Coroutine
 from functools import cache
@@ -21,7 +21,9 @@ from urllib.parse import urlencode
 
 import jinja2
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from api.console import i18n
@@ -34,6 +36,8 @@ from api.console.session import (
     optional_user,
     set_csrf_cookie,
 )
+from api.deps import get_policy
+from api.errors import ApiError
 
 logger = logging.getLogger("parcel_subsidy.console")
 
@@ -144,6 +148,7 @@ def page(
         here=here,
         static=static_url,
         home=home_url(session),
+        policy_name=get_policy(request).name,
         **context,
     )
     response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
@@ -181,6 +186,24 @@ def error_status(request: Request, exc: Exception) -> int:
         if handler is not None and not inspect.iscoroutinefunction(handler):
             return int(handler(request, exc).status_code)
     return 500
+
+
+def error_detail(exc: Exception, status: int, lang: str) -> str:
+    """What an error page says about ``exc`` in ``lang``: a fixed sentence for a server error
+    (its own message may name the server's files), the parameters of a request that failed
+    validation, else :func:`api.console.i18n.error_text`.
+    """
+    t = i18n.translator(lang)
+    if status >= 500:
+        return t("err.store_unavailable" if status == 503 else "err.internal")
+    if isinstance(exc, RequestValidationError):
+        where = {".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()}
+        return t("err.validation_error", fields=t("ui.list_sep").join(sorted(where)))
+    if isinstance(exc, ApiError):
+        return i18n.error_text(exc, lang, fallback=exc.detail)
+    if isinstance(exc, StarletteHTTPException):
+        return str(exc.detail)
+    return i18n.error_text(exc, lang)
 
 
 def error_page(request: Request, status: int, detail: str) -> HTMLResponse:
@@ -224,10 +247,7 @@ class ConsoleRoute(APIRoute):
                 response = await _api_error_response(request, exc)
                 if wants_json(request):
                     return response
-                try:
-                    detail = json.loads(bytes(response.body))["detail"]
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    detail = ""
-                return error_page(request, response.status_code, str(detail))
+                status = response.status_code
+                return error_page(request, status, error_detail(exc, status, lang_of(request)))
 
         return console_handler

@@ -4,19 +4,20 @@ of the policy period, month closing with a confirmation naming the figures, and 
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import RedirectResponse, Response
 
 from api.console import figures, i18n
 from api.console.render import ConsoleRoute, lang_of, page
-from api.console.session import Session, check_csrf, current_user, require_role
+from api.console.session import FinanceUser, Session, User, check_csrf
+from api.deps import PolicyDep, StoreDep, carrier_scope
+from api.downloads import report_file
 from api.errors import ApiError
-from api.routes import reports as report_routes
+from core.policy import Policy
+from core.store import Store
 from core.timeutil import (
     month_is_over,
     next_month,
@@ -24,13 +25,14 @@ from core.timeutil import (
     parse_month,
     prev_month,
 )
-from subsidy.closing import check_closable, close_month, served_report
+from subsidy.closing import FiguresChanged, check_closable, close_month
 from subsidy.exceptions import InvalidValueError
+from subsidy.models import MonthlyReport
+from subsidy.report import check_reportable, live_report, served_report
 from subsidy.rule import INELIGIBLE_REASONS
 
 router = APIRouter(route_class=ConsoleRoute)
 
-User = Annotated[Session, Depends(current_user)]
 MonthQuery = Annotated[str | None, Query(max_length=20)]
 AsOfQuery = Annotated[str | None, Query(max_length=40)]
 MonthPath = Annotated[str, PathParam(max_length=20)]
@@ -41,7 +43,7 @@ def _month(text: str) -> str:
     try:
         year, mon = parse_month(text)
     except ValueError as exc:
-        raise ApiError(422, "validation_error", str(exc)) from None
+        raise ApiError(422, "validation_error", str(exc)) from exc
     return f"{year:04d}-{mon:02d}"
 
 
@@ -51,35 +53,39 @@ def _over(month: str) -> bool:
 
 @router.get("/console/report", include_in_schema=False)
 def report_page(
-    request: Request, session: User, month: MonthQuery = None, as_of: AsOfQuery = None
+    request: Request,
+    session: User,
+    store: StoreDep,
+    policy: PolicyDep,
+    month: MonthQuery = None,
+    as_of: AsOfQuery = None,
 ) -> Response:
     """The month's per-carrier figures, totals, adjustments, awards, program total and chart."""
     t = i18n.translator(lang_of(request))
-    store, policy = request.app.state.store, request.app.state.policy
     cache = figures.figure_cache(request)
-    carrier = figures.carrier_scope(session)
+    carrier = carrier_scope(session.principal)
     problems: list[str] = []
     try:
         at = figures.resolve_as_of(as_of)
     except ValueError as exc:
-        problems.append(str(exc))
+        problems.append(i18n.error_text(exc, lang_of(request)))
         at = None
     chart = figures.chart(cache, store, policy, at, carrier)
     if month:
         try:
             month = _month(month)
         except ApiError as exc:
-            problems.append(exc.detail)
+            problems.append(i18n.error_text(exc, lang_of(request)))
             month = None
     month = month or figures.default_month(chart, now_local())
-    report: dict[str, Any] | None = None
+    report: MonthlyReport | None = None
     try:
         report = figures.monthly_report(cache, store, policy, month, at, carrier)
     except InvalidValueError as exc:  # a month that has not begun
-        problems.append(str(exc))
+        problems.append(i18n.error_text(exc, lang_of(request)))
     keep = {"as_of": as_of} if at is not None else {}
     # the downloads ask the API for the figures of the instant shown (a closed month: frozen)
-    shown = {"as_of": report["as_of"]} if report is not None and not report["closed"] else {}
+    shown = {"as_of": report.as_of.isoformat()} if report is not None and not report.closed else {}
     return page(
         request,
         "report.html",
@@ -99,7 +105,7 @@ def report_page(
         can_close=(
             session.role == "finance"
             and report is not None
-            and report["closed"] is None
+            and report.closed is None
             and _over(month)
         ),
         close_not_yet=session.role == "finance" and report is not None and not _over(month),
@@ -107,20 +113,21 @@ def report_page(
     )
 
 
-def _frozen_part(doc: dict[str, Any]) -> str:
-    """A digest of the figures a close freezes (everything but ``as_of`` and ``closed``)."""
-    figures_only = {k: v for k, v in doc.items() if k not in ("as_of", "closed")}
-    text = json.dumps(figures_only, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _close_page(
-    request: Request, session: Session, month: str, *, changed: bool = False
+    request: Request,
+    session: Session,
+    month: str,
+    store: Store,
+    policy: Policy,
+    report: MonthlyReport | None = None,
 ) -> Response:
-    store, policy = request.app.state.store, request.app.state.policy
-    now = now_local()
-    check_closable(store, month, now)
-    doc = json.loads(served_report(store, policy, month, now))
+    """The confirmation of a close: ``report`` (the figures as of now, computed here when not
+    given) and the digest a close must still find; 409 when the figures changed since."""
+    changed = report is not None
+    if report is None:
+        now = now_local()
+        check_closable(store, month, now)
+        report = live_report(store, policy, month, now)
     t = i18n.translator(lang_of(request))
     return page(
         request,
@@ -129,44 +136,48 @@ def _close_page(
         status=409 if changed else 200,
         session=session,
         month=month,
-        report=doc,
+        report=report,
         reasons=INELIGIBLE_REASONS,
-        expect=_frozen_part(doc),
+        expect=report.figures_digest(),
         changed=changed,
     )
 
 
 @router.get("/console/months/{month}/close", include_in_schema=False)
-def close_confirm(request: Request, session: User, month: MonthPath) -> Response:
+def close_confirm(
+    request: Request, session: FinanceUser, store: StoreDep, policy: PolicyDep, month: MonthPath
+) -> Response:
     """The confirmation: the figures that closing will freeze, as of now (finance only)."""
-    require_role(session, "finance")
-    return _close_page(request, session, _month(month))
+    return _close_page(request, session, _month(month), store, policy)
 
 
 @router.post("/console/months/{month}/close", include_in_schema=False)
 def close(
     request: Request,
-    session: User,
+    session: FinanceUser,
+    store: StoreDep,
+    policy: PolicyDep,
     month: MonthPath,
     csrf: Annotated[str, Form(max_length=200)] = "",
     expect: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Close the month if its figures are still those confirmed; else confirm again (409)."""
-    require_role(session, "finance")
     check_csrf(request, session, csrf)
     month = _month(month)
-    store, policy = request.app.state.store, request.app.state.policy
-    current = json.loads(served_report(store, policy, month, now_local()))
-    if current.get("closed") is None and _frozen_part(current) != expect:
-        return _close_page(request, session, month, changed=True)
-    close_month(store, policy, month, actor=session.principal.actor, now=now_local())
+    try:  # the figures are computed once, by the close itself
+        close_month(
+            store, policy, month, actor=session.principal.actor, now=now_local(), expect=expect
+        )
+    except FiguresChanged as changed:
+        return _close_page(request, session, month, store, policy, changed.report)
     return RedirectResponse(f"/console/report?month={month}&done=closed", status_code=303)
 
 
 @router.get("/console/report/download", include_in_schema=False)
 def download(
-    request: Request,
     session: User,
+    store: StoreDep,
+    policy: PolicyDep,
     month: Annotated[str, Query(max_length=20)],
     format: Annotated[str, Query(max_length=10)] = "xlsx",
     as_of: AsOfQuery = None,
@@ -177,12 +188,9 @@ def download(
     try:
         at = figures.resolve_as_of(as_of) or now_local()
     except ValueError as exc:
-        raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from None
-    return report_routes.monthly(
-        principal=session.principal,
-        store=request.app.state.store,
-        policy=request.app.state.policy,
-        month=_month(month),
-        as_of=at,
-        format=format,  # type: ignore[arg-type]
-    )
+        raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from exc
+    month = _month(month)
+    check_reportable(month, now_local())
+    carrier = carrier_scope(session.principal)
+    report = served_report(store, policy, month, at, carrier=carrier)
+    return report_file(report, "csv" if format == "csv" else "xlsx", carrier)

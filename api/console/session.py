@@ -11,6 +11,11 @@ session cookie; every form that changes something carries a CSRF token.
   sign-in (sign-in itself, the language switch) carries the value of the ``ps_csrf`` cookie
   (double submit). Either is compared in constant time, and a cross-site ``Origin`` or
   ``Sec-Fetch-Site`` is refused as well. Failures are 403.
+- **Dependencies** (the console's counterpart of :mod:`api.deps`' principals): ``User`` (any
+  signed-in session, else on to sign-in), ``OptionalUser``, and ``StaffUser``,
+  ``FinanceUser``, ``OperatorUser`` (403 for another role, worded on the page). They live
+  here, on :data:`api.deps.StoreDep`, because :mod:`api.deps` is below the console: it imports
+  nothing of it.
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Request
+from fastapi import Depends, Request
 from starlette.responses import Response
 
+from api.deps import StoreDep, get_store
 from api.errors import ApiError
-from core.store import Store
 from subsidy.tokens import Principal, verify_token
 
 SESSION_COOKIE = "ps_session"
@@ -108,22 +115,37 @@ class SessionStore:
             self._items.pop(sid or "", None)
 
 
+class ConsoleRefusal(ApiError):
+    """An :class:`ApiError` of the console itself (a role's page, a form's CSRF token): the API's
+    status and JSON code for a script, and for a page the words of ``text_code`` with
+    ``params`` (:func:`api.console.i18n.error_text`).
+    """
+
+    def __init__(self, status: int, code: str, detail: str, *, text_code: str, **params: object):
+        super().__init__(status, code, detail)
+        self.text_code = text_code
+        self.params: dict[str, object] = params
+
+
 def sessions(request: Request) -> SessionStore:
-    """The app's session store (made by :func:`api.console.install`)."""
+    """The app's session store (made by :func:`api.console.install`): a dependency."""
     return request.app.state.console_sessions  # type: ignore[no-any-return]
 
 
-def optional_user(request: Request) -> Session | None:
-    """The signed-in session of the request, its token still valid; else ``None``."""
+SessionsDep = Annotated[SessionStore, Depends(sessions)]
+
+
+def signed_in(request: Request, store: StoreDep, live: SessionsDep) -> Session | None:
+    """The signed-in session of the request, its token verified again (a token revoked since
+    sign-in ends its sessions); ``None`` when there is none. Kept for the rest of the request.
+    """
     if "console_user" in request.scope:
         return request.scope["console_user"]  # type: ignore[no-any-return]
-    store = sessions(request)
-    session = store.get(request.cookies.get(SESSION_COOKIE))
+    session = live.get(request.cookies.get(SESSION_COOKIE))
     if session is not None:
-        api_store: Store = request.app.state.store
-        principal = verify_token(api_store, session.token)
-        if principal is None:  # revoked since sign-in: the session ends with it
-            store.drop(session.sid)
+        principal = verify_token(store, session.token)
+        if principal is None:
+            live.drop(session.sid)
             session = None
         else:
             session.principal = principal
@@ -131,23 +153,52 @@ def optional_user(request: Request) -> Session | None:
     return session
 
 
-def current_user(request: Request) -> Session:
-    """The signed-in session; :class:`SignInRequired` when there is none."""
-    session = optional_user(request)
+def optional_user(request: Request) -> Session | None:
+    """:func:`signed_in` outside dependency injection (the sign-in form, error pages)."""
+    return signed_in(request, get_store(request), sessions(request))
+
+
+OptionalUser = Annotated[Session | None, Depends(signed_in)]
+
+
+def current_user(session: OptionalUser) -> Session:
+    """The signed-in session (a dependency); :class:`SignInRequired` when there is none."""
     if session is None:
         raise SignInRequired
     return session
 
 
+User = Annotated[Session, Depends(current_user)]
+
+
 def require_role(session: Session, *roles: str) -> None:
     """403 unless the session's role is one of ``roles``."""
     if session.role not in roles:
-        raise ApiError(
+        raise ConsoleRefusal(
             403,
             "forbidden",
             f"the {session.role} role may not open this page; it needs the "
             f"{' or '.join(roles)} role",
+            text_code="role_forbidden",
+            role=session.role,
+            needs=list(roles),
         )
+
+
+def user_with_role(*roles: str) -> Callable[[Session], Session]:
+    """A dependency: the signed-in session if its role is one of ``roles``; else 403."""
+
+    def check(session: User) -> Session:
+        require_role(session, *roles)
+        return session
+
+    return check
+
+
+#: Finance, auditors and administrators (the staff pages).
+StaffUser = Annotated[Session, Depends(user_with_role("finance", "auditor", "admin"))]
+FinanceUser = Annotated[Session, Depends(user_with_role("finance"))]
+OperatorUser = Annotated[Session, Depends(user_with_role("operator"))]
 
 
 # -- cookies ----------------------------------------------------------------------------------
@@ -223,11 +274,13 @@ def set_csrf_cookie(response: Response, request: Request) -> None:
         )
 
 
-def _csrf_refused(why: str) -> ApiError:
-    return ApiError(
+def _csrf_refused(why: str, reason: str, **params: object) -> ConsoleRefusal:
+    return ConsoleRefusal(
         403,
         "csrf_failed",
         f"the form was refused ({why}); reload the page and submit it again",
+        text_code=f"csrf_{reason}",
+        **params,
     )
 
 
@@ -235,17 +288,19 @@ def check_csrf(request: Request, session: Session | None, submitted: str | None)
     """403 unless ``submitted`` is this browser's CSRF token and the request is same-site."""
     site = request.headers.get("sec-fetch-site")
     if site is not None and site not in ("same-origin", "none"):
-        raise _csrf_refused(f"sent from another site ({site})")
+        raise _csrf_refused(f"sent from another site ({site})", "other_site", site=site)
     origin = request.headers.get("origin")
     if origin is not None:
         host = request.headers.get("host", "")
         if origin == "null" or urlsplit(origin).netloc != host:
-            raise _csrf_refused(f"sent from another origin ({origin})")
+            raise _csrf_refused(
+                f"sent from another origin ({origin})", "other_origin", origin=origin
+            )
     if session is not None:
         expected: str | None = session.csrf
     else:
         expected = request.cookies.get(CSRF_COOKIE)
     if not expected or not submitted:
-        raise _csrf_refused("no form token")
+        raise _csrf_refused("no form token", "no_token")
     if not hmac.compare_digest(expected.encode(), submitted.encode()):
-        raise _csrf_refused("the form token does not match this session")
+        raise _csrf_refused("the form token does not match this session", "mismatch")

@@ -9,7 +9,7 @@ administrators read. Every page calls the API's domain functions; no rule is wri
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -17,10 +17,14 @@ from starlette.responses import RedirectResponse, Response
 
 from api.console import i18n, settlement_words
 from api.console.render import ConsoleRoute, error_status, lang_of, page
-from api.console.session import Session, check_csrf, current_user, require_role
-from api.routes import jobs as job_routes
+from api.console.session import FinanceUser, Session, StaffUser, check_csrf, current_user
+from api.deps import PolicyDep, SettingsDep, StoreDep
 from core.money import yuan_to_fen
+from core.policy import Policy
+from core.settings import Settings
+from core.store import Store
 from core.timeutil import now_local
+from scheduler import jobs_status
 from subsidy.exceptions import NotFoundError, SubsidyError
 from subsidy.exports import XLSX_MEDIA_TYPE
 from subsidy.settlement import statements as st
@@ -54,19 +58,25 @@ def _actions(session: Session, s: st.Statement) -> list[str]:
 @router.get("/console/finance", include_in_schema=False)
 def finance_home(
     request: Request,
-    session: User,
+    session: StaffUser,
+    store: StoreDep,
+    settings: SettingsDep,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> Response:
     """The year's fund, its statements by month, those waiting, and the scheduled jobs."""
-    require_role(session, *STAFF)
-    return _finance_page(request, session, year or now_local().year)
+    return _finance_page(request, session, store, settings, year or now_local().year)
 
 
 def _finance_page(
-    request: Request, session: Session, year: int, *, problem: str | None = None
+    request: Request,
+    session: Session,
+    store: Store,
+    settings: Settings,
+    year: int,
+    *,
+    problem: str | None = None,
 ) -> Response:
     t = i18n.translator(lang_of(request))
-    store = request.app.state.store
     fund = program(store, year).as_dict()
     every = st.list_statements(store)
     months: dict[str, dict[str, int]] = {}
@@ -77,9 +87,7 @@ def _finance_page(
         m["count"] += 1
         m["payable"] += s.payable_fen
         m["paid"] += s.payable_fen if s.status == "paid" else 0
-    jobs = job_routes.jobs(
-        principal=session.principal, store=store, settings=request.app.state.settings
-    )
+    jobs = jobs_status(store, settings.ingest_every)
     return page(
         request,
         "finance.html",
@@ -99,34 +107,37 @@ def _finance_page(
 @router.post("/console/finance/budget", include_in_schema=False)
 def finance_budget(
     request: Request,
-    session: User,
+    session: FinanceUser,
+    store: StoreDep,
+    settings: SettingsDep,
     year: Annotated[int, Form(ge=2000, le=2100)],
     amount_yuan: FormText,
     document_no: FormText,
     csrf: FormText = "",
 ) -> Response:
     """Set the year's budget (finance); a refusal is shown on the page."""
-    require_role(session, "finance")
     check_csrf(request, session, csrf)
     try:
         amount = yuan_to_fen(amount_yuan.replace(",", ""))
         set_budget(
-            request.app.state.store,
+            store,
             year,
             amount_fen=amount,
             document_no=document_no,
             actor=session.principal.actor,
         )
     except (SubsidyError, ValueError) as exc:
-        return _finance_page(request, session, year, problem=str(exc))
+        return _finance_page(request, session, store, settings, year, problem=str(exc))
     return RedirectResponse(f"/console/finance?year={year}", status_code=303)
 
 
 @router.get("/console/statements", include_in_schema=False)
-def statements_page(request: Request, session: User, month: MonthQuery = None) -> Response:
+def statements_page(
+    request: Request, session: User, store: StoreDep, month: MonthQuery = None
+) -> Response:
     """The statements (of a month), each with its status; operators see their own."""
     t = i18n.translator(lang_of(request))
-    rows = st.list_statements(request.app.state.store, month=month, carrier=session.carrier)
+    rows = st.list_statements(store, month=month, carrier=session.carrier)
     return page(
         request,
         "statements.html",
@@ -134,19 +145,19 @@ def statements_page(request: Request, session: User, month: MonthQuery = None) -
         session=session,
         rows=rows,
         month=month,
-        months=sorted({s.month for s in st.list_statements(request.app.state.store)}),
+        months=sorted({s.month for s in st.list_statements(store, carrier=session.carrier)}),
         is_staff=session.role in STAFF,
         can_write=session.role == "finance",
     )
 
 
 @router.get("/console/statements/payment-list", include_in_schema=False)
-def payment_list(request: Request, session: User, month: MonthQuery = None) -> Response:
+def payment_list(
+    session: StaffUser, store: StoreDep, policy: PolicyDep, month: MonthQuery = None
+) -> Response:
     """The month's payment list (XLSX) for the bank (staff)."""
-    require_role(session, *STAFF)
     if month is None:
         raise NotFoundError("the payment list needs a month")
-    store, policy = request.app.state.store, request.app.state.policy
     content = payment_list_xlsx(store, policy, month, st.list_statements(store, month=month))
     return Response(
         content,
@@ -158,13 +169,14 @@ def payment_list(request: Request, session: User, month: MonthQuery = None) -> R
 def _statement_page(
     request: Request,
     session: Session,
+    store: Store,
+    policy: Policy,
     s: st.Statement,
     *,
     status: int = 200,
     problem: str | None = None,
 ) -> Response:
     t = i18n.translator(lang_of(request))
-    store, policy = request.app.state.store, request.app.state.policy
     done = request.query_params.get("done")
     return page(
         request,
@@ -184,7 +196,7 @@ def _statement_page(
     )
 
 
-def _payee(store: Any, policy: Any, s: st.Statement) -> dict[str, str | None]:
+def _payee(store: Store, policy: Policy, s: st.Statement) -> dict[str, str | None]:
     if s.approved_at is not None and s.payee_name is not None:
         return {"payee_name": s.payee_name, "bank": s.bank, "account_no": s.account_no}
     with store.connect() as db:
@@ -193,16 +205,19 @@ def _payee(store: Any, policy: Any, s: st.Statement) -> dict[str, str | None]:
 
 
 @router.get("/console/statements/{statement_id}", include_in_schema=False)
-def statement_page(request: Request, session: User, statement_id: StatementId) -> Response:
+def statement_page(
+    request: Request, session: User, store: StoreDep, policy: PolicyDep, statement_id: StatementId
+) -> Response:
     """One statement: figures, payee, history, downloads and the moves this user may make."""
-    s = st.get_statement(request.app.state.store, statement_id, carrier=session.carrier)
-    return _statement_page(request, session, s)
+    s = st.get_statement(store, statement_id, carrier=session.carrier)
+    return _statement_page(request, session, store, policy, s)
 
 
 @router.get("/console/statements/{statement_id}/pdf", include_in_schema=False)
-def statement_document(request: Request, session: User, statement_id: StatementId) -> Response:
+def statement_document(
+    session: User, store: StoreDep, policy: PolicyDep, statement_id: StatementId
+) -> Response:
     """The printable statement (PDF)."""
-    store, policy = request.app.state.store, request.app.state.policy
     s = st.get_statement(store, statement_id, carrier=session.carrier)
     content = statement_pdf(store, policy, s, printed_at=now_local())
     name = f"statement-{s.month}-{s.carrier}-{s.id}.pdf"
@@ -214,9 +229,10 @@ def statement_document(request: Request, session: User, statement_id: StatementI
 
 
 @router.get("/console/statements/{statement_id}/parcels.csv", include_in_schema=False)
-def statement_parcels(request: Request, session: User, statement_id: StatementId) -> Response:
+def statement_parcels(
+    session: User, store: StoreDep, policy: PolicyDep, statement_id: StatementId
+) -> Response:
     """The statement's parcel list (CSV)."""
-    store, policy = request.app.state.store, request.app.state.policy
     s = st.get_statement(store, statement_id, carrier=session.carrier)
     name = f"statement-{s.month}-{s.carrier}-{s.id}.csv"
     return Response(
@@ -229,7 +245,9 @@ def statement_parcels(request: Request, session: User, statement_id: StatementId
 @router.post("/console/statements/{statement_id}/{action}", include_in_schema=False)
 def statement_action(
     request: Request,
-    session: User,
+    session: FinanceUser,
+    store: StoreDep,
+    policy: PolicyDep,
     statement_id: StatementId,
     action: Annotated[str, PathParam(max_length=10)],
     csrf: FormText = "",
@@ -240,9 +258,7 @@ def statement_action(
 ) -> Response:
     """Submit, approve, pay or reverse (finance); a refusal is shown on the statement page
     with the status the API gives it (409, 422)."""
-    require_role(session, "finance")
     check_csrf(request, session, csrf)
-    store = request.app.state.store
     if action not in ACTIONS:
         raise NotFoundError(f"no such action {action!r}; use {', '.join(ACTIONS)}")
     who = {"actor": session.principal.actor}
@@ -265,14 +281,13 @@ def statement_action(
     except (SubsidyError, ValueError) as exc:
         s = st.get_statement(store, statement_id)
         status = error_status(request, exc) if isinstance(exc, SubsidyError) else 422
-        return _statement_page(request, session, s, status=status, problem=str(exc))
+        return _statement_page(request, session, store, policy, s, status=status, problem=str(exc))
     return RedirectResponse(f"/console/statements/{statement_id}?done={action}", status_code=303)
 
 
 @router.get("/console/reconcile", include_in_schema=False)
-def reconcile_page(request: Request, session: User) -> Response:
+def reconcile_page(request: Request, session: FinanceUser) -> Response:
     """The upload form of the bank's file (finance)."""
-    require_role(session, "finance")
     t = i18n.translator(lang_of(request))
     return page(
         request,
@@ -287,17 +302,17 @@ def reconcile_page(request: Request, session: User) -> Response:
 @router.post("/console/reconcile", include_in_schema=False)
 def reconcile_upload(
     request: Request,
-    session: User,
+    session: FinanceUser,
+    store: StoreDep,
     file: Annotated[UploadFile, File()],
     csrf: FormText = "",
 ) -> Response:
     """Reconcile the uploaded file; one result per row."""
-    require_role(session, "finance")
     check_csrf(request, session, csrf)
     t = i18n.translator(lang_of(request))
     content = file.file.read(5 * 1024 * 1024 + 1)
     try:
-        results = reconcile(request.app.state.store, content, actor=session.principal.actor)
+        results = reconcile(store, content, actor=session.principal.actor)
     except SubsidyError as exc:
         return page(
             request,

@@ -1,71 +1,85 @@
 """Uploads: the list (an operator sees its carrier's only), the upload form with a progress
 indicator, each upload's statistics and rejected rows (downloadable).
 
-Every read and the upload itself go through the API's own route functions
-(:mod:`api.routes.uploads`), so the console streams, limits, stores and scopes uploads exactly
-as ``POST /v1/uploads`` does; the console only replaces the bearer token by the session.
+The same calls as ``/v1/uploads`` (:mod:`api.routes.uploads`): the body is streamed by
+:func:`api.upload_stream.receive_file` within :data:`api.deps.UploadLimit`, taken by
+:func:`ingest.uploads.accept_upload` and ingested in the background; the ledger is read with
+:mod:`ingest.ledger`; another carrier's upload is 404 (:func:`api.deps.visible_carrier`). The
+console only replaces the bearer token by the session.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi import Path as PathParam
-from starlette.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from api.console import i18n
 from api.console.render import ConsoleRoute, lang_of, page, wants_json
-from api.console.session import (
-    CSRF_HEADER,
-    Session,
-    check_csrf,
-    current_user,
-    require_role,
+from api.console.session import CSRF_HEADER, OperatorUser, Session, User, check_csrf
+from api.deps import (
+    PolicyDep,
+    SettingsDep,
+    StoreDep,
+    UploadLimit,
+    carrier_scope,
+    visible_carrier,
 )
-from api.routes import uploads as upload_routes
-from ingest.ledger import UPLOAD_STATUSES
+from api.schemas import UploadOut
+from api.upload_stream import receive_file
+from core.store import Store
+from core.timeutil import now_local
+from ingest.ledger import UPLOAD_STATUSES, iter_rejects, list_uploads, rejects_page
+from ingest.uploads import Upload, accept_upload, get_upload, ingest_in_background
+from subsidy.exceptions import NotFoundError
+from subsidy.exports import rejects_csv
 
 router = APIRouter(route_class=ConsoleRoute)
 
-User = Annotated[Session, Depends(current_user)]
 UploadId = Annotated[int, PathParam(ge=1, le=2**62)]
 PAGE = 50
 REJECTS_PAGE = 100
+
+
+def _visible(store: Store, upload_id: int, session: Session) -> Upload:
+    """The upload if the session may see it; 404 otherwise (as for one that does not exist)."""
+    upload = get_upload(store, upload_id)
+    if upload is None or not visible_carrier(session.principal, upload.carrier):
+        raise NotFoundError(
+            f"no upload with id {upload_id}", code="upload_not_found", upload_id=upload_id
+        )
+    return upload
 
 
 @router.get("/console/uploads", include_in_schema=False)
 def uploads_page(
     request: Request,
     session: User,
+    store: StoreDep,
+    policy: PolicyDep,
     status: Annotated[str | None, Query(max_length=20)] = None,
     carrier: Annotated[str | None, Query(max_length=20)] = None,
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Response:
     """The uploads the caller may see, newest first, and (operators) the upload form."""
     t = i18n.translator(lang_of(request))
-    store = request.app.state.store
-    policy = request.app.state.policy
     status = status if status in UPLOAD_STATUSES else None
-    carrier = (carrier or "").strip().upper() or None
-    if session.role == "operator":
-        carrier = None  # the API route scopes an operator to its own carrier
-    listing = upload_routes.list_(
-        principal=session.principal,
-        store=store,
-        carrier=carrier,
-        status=status,  # type: ignore[arg-type]
-        before=before,
-        limit=PAGE,
+    scope = carrier_scope(session.principal)
+    carrier = None if scope else (carrier or "").strip().upper() or None
+    items = list_uploads(
+        store, carrier=scope or carrier, status=status, before_id=before, limit=PAGE
     )
     return page(
         request,
         "uploads.html",
         title=t("uploads.title"),
         session=session,
-        uploads=listing["items"],
-        next_before=listing["next_before"],
+        uploads=items,
+        next_before=items[-1].id if len(items) == PAGE else None,
         statuses=UPLOAD_STATUSES,
         status_filter=status,
         carrier=carrier,
@@ -78,49 +92,60 @@ def uploads_page(
 @router.post("/console/uploads", include_in_schema=False)
 async def upload(
     request: Request,
-    session: User,
+    session: OperatorUser,
+    store: StoreDep,
+    policy: PolicyDep,
+    settings: SettingsDep,
+    limit: UploadLimit,
     background: BackgroundTasks,
     csrf: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """``POST /v1/uploads`` for a signed-in operator. A script (``Accept: application/json``,
-    token in the ``X-CSRF-Token`` header) gets the API's JSON answer; a plain form (token in
-    the query, since the body is streamed to disk unread) is sent on to the upload's page.
+    """An upload by a signed-in operator, as ``POST /v1/uploads`` takes it. A script
+    (``Accept: application/json``, token in the ``X-CSRF-Token`` header) gets the API's JSON
+    answer; a plain form (token in the query, since the body is streamed to disk unread) is
+    sent on to the upload's page.
     """
-    require_role(session, "operator")
     check_csrf(request, session, request.headers.get(CSRF_HEADER) or csrf)
-    response = await upload_routes.create_upload(
-        request,
-        principal=session.principal,
-        store=request.app.state.store,
-        policy=request.app.state.policy,
-        settings=request.app.state.settings,
-        background=background,
+    received = await receive_file(
+        request, tmp_dir=store.tmp_dir, limit=limit, flush_bytes=settings.upload_flush_bytes
     )
+    try:
+        item, duplicate = await run_in_threadpool(
+            partial(
+                accept_upload,
+                store,
+                policy,
+                received.path,
+                sha256=received.sha256,
+                filename=received.filename,
+                carrier=session.principal.carrier,
+                uploaded_by=session.principal.actor,
+                max_bytes=limit,
+                now=now_local(),
+            )
+        )
+    finally:
+        received.path.unlink(missing_ok=True)
+    if not duplicate and settings.ingest_in_background and item.status == "received":
+        background.add_task(ingest_in_background, store, policy, item.id, now_local())
     if wants_json(request):
-        return response
-    body: dict[str, Any] = json.loads(bytes(response.body))
-    return RedirectResponse(f"/console/uploads/{body['id']}", status_code=303)
+        body = UploadOut.model_validate({**item.as_dict(), "duplicate": duplicate})
+        return JSONResponse(body.model_dump(mode="json"), status_code=200 if duplicate else 202)
+    return RedirectResponse(f"/console/uploads/{item.id}", status_code=303)
 
 
 @router.get("/console/uploads/{upload_id}", include_in_schema=False)
 def upload_page(
     request: Request,
     session: User,
+    store: StoreDep,
     upload_id: UploadId,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> Response:
     """An upload's status and statistics, its refusal reason, and a page of rejected rows."""
     t = i18n.translator(lang_of(request))
-    store = request.app.state.store
-    item = upload_routes.get(upload_id=upload_id, principal=session.principal, store=store)
-    rejects = upload_routes.rejects(
-        upload_id=upload_id,
-        principal=session.principal,
-        store=store,
-        after=after,
-        limit=REJECTS_PAGE,
-        format="json",
-    )
+    item = _visible(store, upload_id, session)
+    rejects = rejects_page(store, item.id, after_row=after, limit=REJECTS_PAGE)
     return page(
         request,
         "upload.html",
@@ -128,18 +153,17 @@ def upload_page(
         session=session,
         upload=item,
         rejects=rejects,
-        waiting=item["status"] in ("received", "ingesting"),
+        next_after=rejects[-1]["row_no"] if len(rejects) == REJECTS_PAGE else None,
+        waiting=item.status in ("received", "ingesting"),
     )
 
 
 @router.get("/console/uploads/{upload_id}/rejects.csv", include_in_schema=False)
-def rejects_csv(request: Request, session: User, upload_id: UploadId) -> Response:
-    """Every rejected row of the upload as the API's CSV file."""
-    return upload_routes.rejects(  # type: ignore[no-any-return]
-        upload_id=upload_id,
-        principal=session.principal,
-        store=request.app.state.store,
-        after=0,
-        limit=REJECTS_PAGE,
-        format="csv",
+def rejects_download(session: User, store: StoreDep, upload_id: UploadId) -> Response:
+    """Every rejected row of the upload, the same CSV file as the API's."""
+    item = _visible(store, upload_id, session)
+    return StreamingResponse(
+        rejects_csv(iter_rejects(store, item.id)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="rejects-upload-{item.id}.csv"'},
     )

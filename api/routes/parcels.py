@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 
-from api.deps import AsOf, PolicyDep, Reader, StoreDep
+from api.deps import AsOf, PolicyDep, Reader, StoreDep, visible_carrier
 from api.errors import responses
 from api.schemas import ParcelExplanation
 from core.timeutil import to_local
@@ -40,7 +40,7 @@ def parcel(
     )
     if code not in policy.carriers:
         raise missing
-    if principal.role == "operator" and code != principal.carrier:
+    if not visible_carrier(principal, code):
         raise missing
     try:
         return explain_parcel(store, policy, code, waybill_no, as_of)

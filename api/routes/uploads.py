@@ -15,8 +15,7 @@ carrier are ``409`` without any detail of that upload.
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
@@ -24,24 +23,28 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Operator, PolicyDep, Reader, SettingsDep, StoreDep
+from api.deps import (
+    Operator,
+    PolicyDep,
+    Reader,
+    SettingsDep,
+    StoreDep,
+    UploadLimit,
+    carrier_scope,
+    visible_carrier,
+)
 from api.errors import ApiError, responses
 from api.schemas import RejectPage, UploadList, UploadOut, UploadStatus
-from api.upload_stream import FIELD, ReceivedFile, receive_file
-from core.policy import Policy
-from core.settings import Settings
+from api.upload_stream import FIELD, receive_file
 from core.store import Store
 from core.timeutil import now_local
-from ingest.exceptions import FileRefused
-from ingest.ledger import find_upload_by_sha, iter_rejects, list_uploads, rejects_page
-from ingest.reader import check_upload
-from ingest.uploads import Upload, get_upload, ingest_upload, register_upload
+from ingest.ledger import iter_rejects, list_uploads, rejects_page
+from ingest.uploads import Upload, accept_upload, get_upload, ingest_in_background
 from subsidy.exceptions import NotFoundError
 from subsidy.exports import rejects_csv
 from subsidy.tokens import Principal
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
-logger = logging.getLogger("parcel_subsidy.api")
 
 UploadId = Annotated[int, PathParam(ge=1, le=2**62, description="the upload's id")]
 
@@ -67,13 +70,6 @@ _UPLOAD_BODY = {
 }
 
 
-def upload_limit(settings: Settings, policy: Policy) -> int:
-    """The size limit of an API upload: the setting, never above the policy's limit."""
-    if settings.max_upload_bytes is None:
-        return policy.max_upload_bytes
-    return min(settings.max_upload_bytes, policy.max_upload_bytes)
-
-
 def _out(upload: Upload, duplicate: bool) -> dict[str, Any]:
     data = upload.as_dict()
     data["duplicate"] = duplicate
@@ -85,58 +81,9 @@ def visible_upload(store: Store, upload_id: int, principal: Principal) -> Upload
     carrier's upload, with the same message as for one that does not exist).
     """
     upload = get_upload(store, upload_id)
-    if upload is None or (principal.role == "operator" and upload.carrier != principal.carrier):
+    if upload is None or not visible_carrier(principal, upload.carrier):
         raise NotFoundError(f"no upload with id {upload_id}")
     return upload
-
-
-def _quick_check(policy: Policy, path: Path, limit: int) -> str | None:
-    """Why the file is refused whole, from its metadata alone; ``None`` when it may proceed."""
-    try:
-        check_upload(path, max_bytes=limit, max_uncompressed=policy.max_uncompressed_bytes)
-    except FileRefused as exc:
-        return str(exc)
-    return None
-
-
-def _accept(
-    store: Store, policy: Policy, received: ReceivedFile, principal: Principal, limit: int
-) -> tuple[Upload, bool]:
-    """Register a received file; returns ``(upload, duplicate)``. Blocking: run in a thread.
-
-    The same-bytes rules are the ledger's (:func:`ingest.uploads.register_upload`): bytes on
-    record for another carrier are a conflict, already refused bytes are refused again.
-    """
-    known = find_upload_by_sha(store, received.sha256)
-    refusal = None if known else _quick_check(policy, received.path, limit)
-    upload = register_upload(
-        store,
-        received.path,
-        carrier=principal.carrier,
-        filename=received.filename,
-        source="api",
-        uploaded_by=principal.actor,
-        sha256=received.sha256,
-        move=True,
-    )
-    created = upload.created
-    if refusal is not None and upload.status == "received":
-        # Ingest now: it refuses the file the same way and records it (kept for audit).
-        upload = ingest_upload(store, upload.id, policy, now=now_local())
-    if upload.status == "refused":
-        when = f"upload {upload.id}" if created else f"refused before, as upload {upload.id}"
-        raise FileRefused(f"{upload.error} ({when})")
-    return upload, not created
-
-
-def ingest_later(store: Store, policy: Policy, upload_id: int) -> None:
-    """Background ingestion of an accepted upload; a failure leaves it ``received`` for the
-    scheduler's ingest job to retry.
-    """
-    try:
-        ingest_upload(store, upload_id, policy, now=now_local())
-    except Exception:
-        logger.exception("background ingest of upload %s failed; it stays 'received'", upload_id)
 
 
 @router.post(
@@ -157,23 +104,34 @@ async def create_upload(
     store: StoreDep,
     policy: PolicyDep,
     settings: SettingsDep,
+    limit: UploadLimit,
     background: BackgroundTasks,
 ) -> JSONResponse:
     """Stream the multipart field ``file`` to the store and queue it for ingestion."""
-    limit = upload_limit(settings, policy)
     received = await receive_file(
         request, tmp_dir=store.tmp_dir, limit=limit, flush_bytes=settings.upload_flush_bytes
     )
     try:
         upload, duplicate = await run_in_threadpool(
-            _accept, store, policy, received, principal, limit
+            partial(
+                accept_upload,
+                store,
+                policy,
+                received.path,
+                sha256=received.sha256,
+                filename=received.filename,
+                carrier=principal.carrier,
+                uploaded_by=principal.actor,
+                max_bytes=limit,
+                now=now_local(),
+            )
         )
     finally:
         received.path.unlink(missing_ok=True)
     if duplicate:
         return JSONResponse(_out(upload, True), status_code=200)
     if settings.ingest_in_background and upload.status == "received":
-        background.add_task(ingest_later, store, policy, upload.id)
+        background.add_task(ingest_in_background, store, policy, upload.id, now_local())
     return JSONResponse(_out(upload, False), status_code=202)
 
 
@@ -194,14 +152,14 @@ def list_(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Uploads the caller may see; an operator sees only its carrier's."""
-    if principal.role == "operator":
-        if carrier is not None and carrier.upper() != principal.carrier:
+    if (scope := carrier_scope(principal)) is not None:
+        if carrier is not None and carrier.upper() != scope:
             raise ApiError(
                 403,
                 "forbidden",
                 f"an operator sees only its own carrier's uploads ({principal.carrier})",
             )
-        carrier = principal.carrier
+        carrier = scope
     items = list_uploads(
         store,
         carrier=carrier.upper() if carrier else None,

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+import subsidy.report
+from subsidy.models import MonthlyReport
+from subsidy.report import build_report
 from tests.api.conftest import bearer, may_rows, upload
 from tests.factories import cst, parcel, write_parquet
 
@@ -108,3 +113,21 @@ def test_summary_uses_frozen_figures_and_adjustments(
     assert summary["totals"]["subsidy_fen"] == 60
     assert summary["adjustments_total"]["subsidy_fen"] == 20
     assert summary["program_total_fen"] == 80
+
+
+def test_a_close_builds_the_months_report_once(
+    client: TestClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /v1/months/{month}/close computes the live report once, the one it freezes."""
+    built: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> MonthlyReport:
+        built.append(args[2])
+        return build_report(*args, **kwargs)
+
+    monkeypatch.setattr(subsidy.report, "build_report", counted)
+    assert (
+        client.post("/v1/months/2023-03/close", headers=bearer(tokens["finance"])).status_code
+        == 201
+    )
+    assert built == ["2023-03"]

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from core.policy import Policy
 from core.store import Store
 from subsidy.awards import record_award
-from subsidy.report import monthly_report
+from subsidy.exports import report_csv, report_json, report_xlsx
+from subsidy.report import monthly_report, served_report
 from tests.api.conftest import bearer, may_rows, upload
 from tests.factories import cst, parcel, write_parquet
 
@@ -53,13 +54,27 @@ def test_json_report_is_the_domain_report(
 ) -> None:
     """The SPEC §8 fields of the API's report are exactly subsidy.report.monthly_report's."""
     api = filled.get(MAY, headers=bearer(tokens["finance"])).json()
-    domain = monthly_report(store, policy, "2023-05", cst(2023, 7, 1))
+    domain = monthly_report(store, policy, "2023-05", cst(2023, 7, 1)).model_dump(mode="json")
     for key in domain:
         assert api[key] == domain[key], key
     assert [r["eligible_parcels"] for r in api["carriers"]] == [3, 3]
     assert api["totals"]["subsidy_fen"] == 6 * 20
     assert api["program_total_fen"] == 120 + 50_000_000
     assert api["prior_period_adjustments"] == [] and api["closed"] is None
+
+
+@pytest.mark.parametrize("caller", ["finance", "operator"])
+def test_every_rendering_is_of_the_one_served_report(
+    filled: TestClient, store: Store, policy: Policy, tokens: dict[str, str], caller: str
+) -> None:
+    """The API's JSON, CSV and XLSX are exactly subsidy.exports' renderings of
+    subsidy.report.served_report's model (the operator's: its carrier's view)."""
+    carrier = "ZTO" if caller == "operator" else None
+    served = served_report(store, policy, "2023-05", cst(2023, 7, 1), carrier=carrier)
+    for fmt, render in (("json", report_json), ("csv", report_csv), ("xlsx", report_xlsx)):
+        answer = filled.get(f"{MAY}&format={fmt}", headers=bearer(tokens[caller]))
+        assert answer.status_code == 200, answer.text
+        assert answer.content == render(served), fmt
 
 
 def test_csv_report_matches_the_json(filled: TestClient, tokens: dict[str, str]) -> None:

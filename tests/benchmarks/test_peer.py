@@ -17,7 +17,8 @@ from core.policy import Policy
 from core.store import Store
 from ingest.synthetic import generate
 from ingest.uploads import ingest_file
-from subsidy.results import compute_counts, refresh
+from subsidy.counts import compute_counts
+from subsidy.refresh import refresh
 from subsidy.sites import import_sites
 from tests.factories import cst
 

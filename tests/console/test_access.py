@@ -59,14 +59,20 @@ ROUTES: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
         {"finance": 409, "*": FORBIDDEN},  # finance: the expected figures are missing
     ),
     ("POST", "/console/uploads"): ("/console/uploads", {"operator": 422, "*": FORBIDDEN}),
-    ("POST", "/console/awards"): ("/console/awards", {"*": 422}),  # fields missing
+    ("POST", "/console/awards"): (
+        "/console/awards",
+        {"finance": 422, "*": FORBIDDEN},  # finance: fields missing (the role is checked first)
+    ),
     ("POST", "/console/awards/{award_id}/{step}"): (
         "/console/awards/1/approve",
         {"finance": HIDDEN, "*": FORBIDDEN},  # finance: there is no award 1 yet
     ),
     # settlement (SPEC §11); no month is closed yet, so there is no statement 1
     ("GET", "/console/finance"): ("/console/finance", {"operator": FORBIDDEN, "*": OK}),
-    ("POST", "/console/finance/budget"): ("/console/finance/budget", {"*": 422}),  # no fields
+    ("POST", "/console/finance/budget"): (
+        "/console/finance/budget",
+        {"finance": 422, "*": FORBIDDEN},  # finance: no fields
+    ),
     ("GET", "/console/statements"): ("/console/statements", {"*": OK}),
     ("GET", "/console/statements/payment-list"): (
         f"/console/statements/payment-list?month={MONTH}",
@@ -86,7 +92,10 @@ ROUTES: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
         {"finance": HIDDEN, "*": FORBIDDEN},
     ),
     ("GET", "/console/reconcile"): ("/console/reconcile", {"finance": OK, "*": FORBIDDEN}),
-    ("POST", "/console/reconcile"): ("/console/reconcile", {"*": 422}),  # no file
+    ("POST", "/console/reconcile"): (
+        "/console/reconcile",
+        {"finance": 422, "*": FORBIDDEN},  # finance: no file
+    ),
 }
 CALLERS = ("operator", "finance", "auditor", "admin")
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import html as html_lib
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+import subsidy.report
 from api.console.figures import FigureCache, change_stamp, default_month
 from core.timeutil import month_of, now_local
-from subsidy.closing import closed_months
+from subsidy.closed import closed_months
+from subsidy.models import MonthlyReport
+from subsidy.report import build_report
 from tests.console.conftest import MONTH, Seeded, sign_in
 from tests.console.pages import api_table, attribute, chart_data, table_values
 from tests.factories import cst, ingest_rows, parcel
@@ -84,10 +88,10 @@ def test_a_month_that_is_not_a_month_is_explained_on_the_page(
     sign_in(client, seeded.tokens["finance"])
     answer = client.get("/console/report?month=2023-13")
     assert answer.status_code == 422
-    assert "expected YYYY-MM" in answer.text
+    assert "不是有效的月份" in answer.text
     future = client.get("/console/report?month=2999-01")
     assert future.status_code == 422
-    assert "has not begun" in future.text
+    assert "尚未开始" in future.text
 
 
 def test_closing_freezes_the_figures_the_confirmation_named(
@@ -194,11 +198,35 @@ def test_figures_are_kept_until_the_store_changes(seeded: Seeded) -> None:
 def test_an_unreadable_or_future_as_of_is_explained_never_a_server_error(
     client: TestClient, seeded: Seeded
 ) -> None:
-    """Out-of-range instants (which overflow a datetime) and future ones are told to the user."""
+    """Out-of-range instants (which overflow a datetime) and future ones are told to the user,
+    in the page's language (Chinese by default)."""
     sign_in(client, seeded.tokens["finance"])
     for as_of in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "2199-12-31"):
         for path in ("/console/report", "/console/report/download", "/console/parcels"):
             params = {"month": MONTH, "as_of": as_of, "carrier": "ZTO", "waybill": "ZT2305E0"}
             answer = client.get(path, params=params)
             assert answer.status_code < 500, (path, as_of, answer.text[:300])
-            assert "ISO 8601" in answer.text or "future" in answer.text, (path, as_of)
+            assert "不是有效的时间" in answer.text or "在将来" in answer.text, (path, as_of)
+
+
+def test_a_confirmed_close_computes_the_report_once(
+    client: TestClient, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The close the confirmation posts builds the month's report once (the close's own),
+    and freezes the figures the confirmation named."""
+    csrf = sign_in(client, seeded.tokens["finance"])
+    confirm = client.get(f"/console/months/{MONTH}/close")
+    built: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> MonthlyReport:
+        built.append(args[2])
+        return build_report(*args, **kwargs)
+
+    monkeypatch.setattr(subsidy.report, "build_report", counted)
+    answer = client.post(
+        f"/console/months/{MONTH}/close",
+        data={"csrf": csrf, "expect": _expect(confirm.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert built == [MONTH]

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.console.auth import safe_next
 from api.console.session import SESSION_SECONDS, SessionStore
-from subsidy.closing import closed_months
+from subsidy.closed import closed_months
 from subsidy.tokens import Principal, list_tokens, revoke_token
 from tests.console.conftest import MONTH, Seeded, form_csrf, sign_in
 

@@ -117,12 +117,12 @@ def test_a_report_shows_the_awards_accredited_by_its_as_of(store: Store, policy:
     _record(store, policy, accredited_on=date(2023, 6, 10))
     before = monthly_report(store, policy, "2023-06", cst(2023, 6, 9, 23, 59, 59))
     on_the_day = monthly_report(store, policy, "2023-06", cst(2023, 6, 10))
-    assert (before["center_awards"], before["program_total_fen"]) == ([], 0)
-    assert [a["site_code"] for a in on_the_day["center_awards"]] == [CENTER]
-    assert on_the_day["program_total_fen"] == policy.award_cap_fen
+    assert (before.center_awards, before.program_total_fen) == ([], 0)
+    assert [a.site_code for a in on_the_day.center_awards] == [CENTER]
+    assert on_the_day.program_total_fen == policy.award_cap_fen
     # an earlier month's report does not list it; a later one lists it without counting it
     may = monthly_report(store, policy, "2023-05", cst(2023, 7, 1))
     july = monthly_report(store, policy, "2023-07", cst(2023, 8, 1))
-    assert (may["center_awards"], may["program_total_fen"]) == ([], 0)
-    assert [a["counted"] for a in july["center_awards"]] == [False]
-    assert july["program_total_fen"] == 0
+    assert (may.center_awards, may.program_total_fen) == ([], 0)
+    assert [a.counted for a in july.center_awards] == [False]
+    assert july.program_total_fen == 0

@@ -3,9 +3,12 @@ was closed, in the next month still open then."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from subsidy.awards_in_report import awards_in_month, counted_fen, counting_month
+from subsidy.models import ReportAward
 
 CLOSED = {"2023-05": "2023-06-02T09:00:00+08:00", "2023-06": "2023-07-03T09:00:00+08:00"}
 
@@ -24,14 +27,27 @@ def test_counting_month(accredited_on: str, recorded_at: str, month: str) -> Non
     assert counting_month(accredited_on, recorded_at, CLOSED) == month
 
 
+def _award(accredited_on: str, counted_in: str, fen: int) -> ReportAward:
+    return ReportAward(
+        site_code="C",
+        site_name=None,
+        accredited_on=date.fromisoformat(accredited_on),
+        document_no="d",
+        award_fen=fen,
+        status="accredited",
+        award_yuan="0.00",
+        counted_in=counted_in,
+    )
+
+
 def test_a_month_lists_earlier_awards_without_counting_them() -> None:
     awards = [
-        {"accredited_on": "2023-05-10", "counted_in": "2023-06", "award_fen": 7},
-        {"accredited_on": "2023-03-01", "counted_in": "2023-03", "award_fen": 5},
-        {"accredited_on": "2023-08-01", "counted_in": "2023-08", "award_fen": 3},
+        _award("2023-05-10", "2023-06", 7),
+        _award("2023-03-01", "2023-03", 5),
+        _award("2023-08-01", "2023-08", 3),
     ]
     june = awards_in_month(awards, "2023-06")
-    assert [(a["counted"], a["prior_period"]) for a in june] == [(True, True), (False, False)]
+    assert [(a.counted, a.prior_period) for a in june] == [(True, True), (False, False)]
     assert counted_fen(june, "2023-06", "2023-06") == 7
     assert counted_fen(awards, "2023-01", "2023-12") == 15
     assert counted_fen(awards, "2023-04", "2023-07") == 7

@@ -163,9 +163,9 @@ def test_explanation_agrees_with_the_report(loaded: Store, policy: Policy) -> No
     from subsidy.report import monthly_report
 
     as_of = D + 30 * DAY
-    (zto,) = monthly_report(loaded, policy, "2023-05", as_of)["carriers"]
+    (zto,) = monthly_report(loaded, policy, "2023-05", as_of).carriers
     explained = [
         explain(loaded, policy, w, as_of) for w in ("ZT7000000001", "ZT7000000002", "ZT7000000003")
     ]
-    assert zto["subsidy_fen"] == sum(e["subsidy_fen"] for e in explained)
-    assert zto["eligible_parcels"] == sum(e["status"] == "eligible" for e in explained)
+    assert zto.subsidy_fen == sum(e["subsidy_fen"] for e in explained)
+    assert zto.eligible_parcels == sum(e["status"] == "eligible" for e in explained)

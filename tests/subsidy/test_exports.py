@@ -1,4 +1,4 @@
-"""CSV and XLSX exports of a report document (subsidy.exports)."""
+"""JSON, CSV and XLSX renderings of a report (subsidy.exports)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,21 @@ import copy
 import csv
 import io
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import openpyxl
 
+from core.policy import Policy
+from core.store import Store
+from ingest.ledger import iter_rejects
+from subsidy.awards import record_award
 from subsidy.exports import CSV_COLUMNS, rejects_csv, report_csv, report_xlsx
+from subsidy.models import MonthlyReport
+from subsidy.report import served_report
+from tests.factories import CENTER, LATE_CENTER, SITES, cst, ingest_rows, make_store, scan
 
 _ZERO = {"no_hub_arrival": 0, "late_hub_arrival": 0, "outside_policy_window": 0}
 
@@ -44,6 +52,7 @@ def _doc(**change: Any) -> dict[str, Any]:
     }
     adjustment = {**_row("ZTO", -1), "period": "2023-04", "subsidy_yuan": "-0.20"}
     adjustment["subsidy_fen"] = -20
+    del adjustment["rate_fen"], adjustment["rates_fen"]  # an adjustment has no rate
     doc = {
         "month": "2023-05",
         "as_of": "2023-06-10T09:30:00+08:00",
@@ -70,9 +79,13 @@ def _doc(**change: Any) -> dict[str, Any]:
     return doc | change
 
 
+def _report(doc: dict[str, Any] | None = None, **change: Any) -> MonthlyReport:
+    return MonthlyReport.model_validate(doc if doc is not None else _doc(**change))
+
+
 def test_csv_has_one_line_per_carrier_total_adjustment_award_and_program_total() -> None:
     """Sections are told apart by the first column; money in fen and yuan, signs kept."""
-    lines = list(csv.DictReader(io.StringIO(report_csv(_doc()).decode("utf-8"))))
+    lines = list(csv.DictReader(io.StringIO(report_csv(_report()).decode("utf-8"))))
     assert [line["section"] for line in lines] == [
         "carrier",
         "carrier",
@@ -94,12 +107,14 @@ def test_csv_has_one_line_per_carrier_total_adjustment_award_and_program_total()
 
 def test_csv_of_an_operator_view_has_no_program_total() -> None:
     """A view without a program total (an operator's) writes no program_total line."""
-    text = report_csv(_doc(program_total_fen=None, center_awards=[])).decode()
+    text = report_csv(
+        _report(program_total_fen=None, program_total_yuan=None, center_awards=[])
+    ).decode()
     assert "program_total" not in text.split("\n", 1)[1] and "center_award" not in text
 
 
 def _sheet(doc: dict[str, Any]) -> Any:
-    return openpyxl.load_workbook(io.BytesIO(report_xlsx(doc))).active
+    return openpyxl.load_workbook(io.BytesIO(report_xlsx(_report(doc)))).active
 
 
 def test_xlsx_totals_and_yuan_are_exact() -> None:
@@ -110,7 +125,7 @@ def test_xlsx_totals_and_yuan_are_exact() -> None:
     assert total[2].value == 12_352 and total[5].value == 247_040
     assert Decimal(str(total[4].value)) == Decimal("2470.40")
     assert total[4].number_format == "#,##0.00"
-    raw = zipfile.ZipFile(io.BytesIO(report_xlsx(_doc()))).read("xl/worksheets/sheet1.xml")
+    raw = zipfile.ZipFile(io.BytesIO(report_xlsx(_report()))).read("xl/worksheets/sheet1.xml")
     assert b"<v>2470.4</v>" in raw and b"<v>502470.2</v>" in raw  # decimal text, exact
 
 
@@ -129,14 +144,14 @@ def test_xlsx_shows_award_and_program_total_beside_the_carriers() -> None:
 def test_xlsx_is_a_function_of_the_document_alone() -> None:
     """Every time inside the file is the report's as_of, never the clock, so the same
     document always gives the same bytes."""
-    data = report_xlsx(_doc())
+    data = report_xlsx(_report())
     archive = zipfile.ZipFile(io.BytesIO(data))
     assert {i.date_time for i in archive.infolist()} == {(2023, 6, 10, 9, 30, 0)}
     core = archive.read("docProps/core.xml").decode()
     assert "2023-06-10T01:30:00Z" in core
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H")
     assert stamp not in core
-    assert report_xlsx(copy.deepcopy(_doc())) == data
+    assert report_xlsx(_report(copy.deepcopy(_doc()))) == data
 
 
 def test_xlsx_of_a_closed_month_says_so() -> None:
@@ -174,3 +189,69 @@ def test_uploaded_text_never_becomes_a_formula_in_excel() -> None:
     cells = [c for r in _sheet(doc).iter_rows() for c in r]
     assert not any(c.data_type == "f" for c in cells)
     assert "'=1+1" in [c.value for c in cells]
+
+
+FORMULAS = ('=HYPERLINK("http://x","y")', "@SUM(1)", "+1+2", "-3+4", "\tcmd", "\rcmd")
+
+
+def _formula_free(cells: list[Any]) -> None:
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+
+
+def test_sites_named_like_formulas_are_text_on_the_award_lines(
+    tmp_path: Path, policy: Policy
+) -> None:
+    """Centers registered as ``=HYPERLINK(...)`` and ``@SUM(1)``, with awards: the served
+    report's CSV and XLSX award lines show the names (and a document number) as text."""
+    sites = [dict(s) for s in SITES]
+    sites[0]["name"], sites[1]["name"] = FORMULAS[0], FORMULAS[1]
+    store = make_store(tmp_path / "data", sites)
+    for code, document in ((CENTER, "济阳商务〔2023〕1号"), (LATE_CENTER, "=1+2")):
+        record_award(
+            store,
+            policy,
+            site_code=code,
+            accredited_on=date(2023, 6, 2),
+            document_no=document,
+            award_fen=100,
+            actor="finance",
+            today=date(2023, 7, 1),
+        )
+    report = served_report(store, policy, "2023-06", cst(2023, 7, 1))
+    lines = list(csv.DictReader(io.StringIO(report_csv(report).decode("utf-8"))))
+    awards = [line for line in lines if line["section"] == "center_award"]
+    assert [(a["site_code"], a["carrier_name"]) for a in awards] == [
+        (CENTER, "'" + FORMULAS[0]),
+        (LATE_CENTER, "'" + FORMULAS[1]),
+    ]
+    cells = [c for r in _sheet(report.model_dump(mode="json")).iter_rows() for c in r]
+    _formula_free(cells)
+    values = [c.value for c in cells]
+    assert {"'" + FORMULAS[0], "'" + FORMULAS[1], "'=1+2"} <= set(values)
+
+
+def test_uploaded_cells_like_formulas_are_text_in_the_rejects_csv(
+    store: Store, policy: Policy
+) -> None:
+    """Rows rejected from an upload keep their values, each formula-like one as text."""
+    rows = [scan(text, "depart", CENTER, cst(2023, 5, 3, 10)) for text in FORMULAS]
+    rows.append(scan("ZT7000000001", "=1+1", "@A1", cst(2023, 5, 3, 10)))
+    upload = ingest_rows(store, rows, name="formulas.parquet")
+    text = b"".join(rejects_csv(iter_rejects(store, upload.id))).decode("utf-8")
+    parsed = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [r["waybill_no"] for r in parsed] == [
+        *("'" + f for f in FORMULAS),
+        "ZT7000000001",
+    ]
+    assert (parsed[-1]["scan_type"], parsed[-1]["site_code"]) == ("'=1+1", "'@A1")
+
+
+def test_money_and_counts_stay_numbers_even_when_negative() -> None:
+    """A negative adjustment is a number, never escaped as text: the rule is for text cells."""
+    lines = list(csv.DictReader(io.StringIO(report_csv(_report()).decode("utf-8"))))
+    adjustment = next(line for line in lines if line["section"] == "adjustment")
+    assert (adjustment["subsidy_fen"], adjustment["subsidy_yuan"]) == ("-20", "-0.20")
+    assert adjustment["eligible_parcels"] == "-1"
+    sheet = _sheet(_doc())
+    row = next(r for r in sheet.iter_rows() if r[3].value == "2023-04")
+    assert row[5].value == -20 and Decimal(str(row[4].value)) == Decimal("-0.20")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -60,6 +60,11 @@ def may_2023() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return zto, sf
 
 
+def _doc(store: Store, policy: Policy, month: str, as_of: datetime, **kw: Any) -> dict[str, Any]:
+    """The report as its JSON document (what the API and the CLI answer)."""
+    return monthly_report(store, policy, month, as_of, **kw).model_dump(mode="json")
+
+
 @pytest.fixture
 def loaded(store: Store) -> Store:
     zto, sf = may_2023()
@@ -69,8 +74,12 @@ def loaded(store: Store) -> Store:
 
 
 def test_report_has_the_spec_shape_and_figures(loaded: Store, policy: Policy) -> None:
-    rep = monthly_report(loaded, policy, "2023-05", AS_OF)
-    assert set(rep) == SPEC_KEYS | {"policy", "program_total_fen", "program_total_yuan"}
+    rep = _doc(loaded, policy, "2023-05", AS_OF)
+    assert set(rep) == SPEC_KEYS | {"policy", "program_total_fen", "program_total_yuan"} | {
+        "prior_period_adjustments",
+        "adjustments_total",
+        "closed",
+    }
     assert rep["month"] == "2023-05"
     assert rep["as_of"] == "2023-06-05T00:00:00+08:00"
     extras = {"carrier_name", "rates_fen"}
@@ -120,38 +129,39 @@ def _walk(value: Any, path: str = "") -> list[tuple[str, Any]]:
 
 
 def test_no_float_anywhere_and_money_is_int_fen(loaded: Store, policy: Policy) -> None:
-    rep = monthly_report(loaded, policy, "2023-05", AS_OF)
+    rep = _doc(loaded, policy, "2023-05", AS_OF)
     leaves = _walk(rep)
     assert not [p for p, v in leaves if isinstance(v, float)]
     fen = [(p, v) for p, v in leaves if p.endswith("_fen") or "_fen[" in p]
-    assert len(fen) == 8  # rate, rates, subsidy per carrier; total subsidy; program total
+    # rate, rates, subsidy per carrier; total subsidy; program total; adjustments total
+    assert len(fen) == 9
     assert all(type(v) is int for _, v in fen), fen
     assert all(type(v) is str for p, v in leaves if p.endswith("_yuan"))
 
 
 def test_departure_late_on_may_31_utc_is_in_the_june_report(loaded: Store, policy: Policy) -> None:
-    june = monthly_report(loaded, policy, "2023-06", cst(2023, 7, 1))
+    june = _doc(loaded, policy, "2023-06", cst(2023, 7, 1))
     assert [(c["carrier"], c["eligible_parcels"]) for c in june["carriers"]] == [("ZTO", 1)]
-    may = monthly_report(loaded, policy, "2023-05", cst(2023, 7, 1))
+    may = _doc(loaded, policy, "2023-05", cst(2023, 7, 1))
     assert may["totals"]["eligible_parcels"] == 5
     assert may["carriers"][1]["ineligible"]["no_hub_arrival"] == 2  # pending ran out by July
 
 
 def test_as_of_decides_what_exists(loaded: Store, policy: Policy) -> None:
-    early = monthly_report(loaded, policy, "2023-05", cst(2023, 5, 3, 9))
+    early = _doc(loaded, policy, "2023-05", cst(2023, 5, 3, 9))
     (zto,) = early["carriers"]
     # as of 05-03 09:00: parcel 1 arrived (eligible), parcels 2 and 3 are on their way
     assert (zto["eligible_parcels"], zto["pending_parcels"]) == (1, 2)
 
 
 def test_carrier_filter_keeps_only_that_row(loaded: Store, policy: Policy) -> None:
-    rep = monthly_report(loaded, policy, "2023-05", AS_OF, carrier="SF")
+    rep = _doc(loaded, policy, "2023-05", AS_OF, carrier="SF")
     assert [c["carrier"] for c in rep["carriers"]] == ["SF"]
     assert rep["totals"]["subsidy_fen"] == 40
 
 
 def test_month_without_parcels_is_empty(loaded: Store, policy: Policy) -> None:
-    rep = monthly_report(loaded, policy, "2023-04", AS_OF)
+    rep = _doc(loaded, policy, "2023-04", AS_OF)
     assert rep["carriers"] == []
     assert rep["totals"]["subsidy_fen"] == 0
     assert rep["totals"]["subsidy_yuan"] == "0.00"
@@ -162,7 +172,7 @@ def test_policy_window_edge_month(store: Store, policy: Policy) -> None:
         "ZT7000000002", cst(2021, 8, 30), DAY
     )
     ingest_rows(store, rows)
-    (zto,) = monthly_report(store, policy, "2021-08", cst(2021, 10, 1))["carriers"]
+    (zto,) = _doc(store, policy, "2021-08", cst(2021, 10, 1))["carriers"]
     assert (zto["eligible_parcels"], zto["subsidy_fen"]) == (1, 20)
     assert zto["ineligible"]["outside_policy_window"] == 1
     assert zto["rates_fen"] == [20]
@@ -176,7 +186,7 @@ def test_rate_change_mid_month(store: Store, policy: Policy) -> None:
         "ZT7000000002", cst(2023, 5, 15, 1), DAY
     )
     ingest_rows(store, rows)
-    (zto,) = monthly_report(store, changed, "2023-05", cst(2023, 7, 1))["carriers"]
+    (zto,) = _doc(store, changed, "2023-05", cst(2023, 7, 1))["carriers"]
     assert (zto["rate_fen"], zto["rates_fen"], zto["subsidy_fen"]) == (None, [20, 15], 35)
     assert zto["subsidy_yuan"] == "0.35"
 
@@ -203,7 +213,7 @@ def test_policy_window_edges_from_uploaded_times(
     got = {
         month: [
             (c["carrier"], c["eligible_parcels"], c["ineligible"]["outside_policy_window"])
-            for c in monthly_report(store, policy, month, as_of)["carriers"]
+            for c in _doc(store, policy, month, as_of)["carriers"]
         ]
         for month in ("2021-08", "2024-08")
     }
@@ -232,7 +242,7 @@ def test_center_award_is_listed_and_counted_once_in_its_accreditation_month(
             " created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
             (CENTER, "2022-01-10", "济阳商务〔2022〕1号", 50_000_000, "approved", "x", "x"),
         )
-    rep = monthly_report(loaded, policy, "2023-05", AS_OF)
+    rep = _doc(loaded, policy, "2023-05", AS_OF)
     assert rep["center_awards"] == [
         {
             "site_code": CENTER,
@@ -249,7 +259,7 @@ def test_center_award_is_listed_and_counted_once_in_its_accreditation_month(
     ]
     # accredited in 2022-01: listed as accredited earlier, counted only in 2022-01 (SPEC §7)
     assert (rep["program_total_fen"], rep["program_total_yuan"]) == (100, "1.00")
-    january = monthly_report(loaded, policy, "2022-01", AS_OF)
+    january = _doc(loaded, policy, "2022-01", AS_OF)
     assert [a["counted"] for a in january["center_awards"]] == [True]
     assert january["program_total_fen"] == 50_000_000 + january["totals"]["subsidy_fen"]
 

@@ -1,4 +1,5 @@
-"""Materialised results (subsidy.results): an incremental refresh equals a full rebuild.
+"""Materialised results (subsidy.results, subsidy.refresh): an incremental refresh equals a
+full rebuild.
 
 The store is a small generated one (ingest.synthetic); on top of it, parcels whose scans
 arrive in separate uploads days apart, across a month boundary, out of order, and after the
@@ -18,9 +19,13 @@ from core.policy import Policy
 from core.store import Store
 from ingest.synthetic import generate
 from ingest.uploads import ingest_file
-from subsidy import closing, results
+from subsidy import closing, counts
+from subsidy import refresh as refreshing
+from subsidy.closed import frozen_report
+from subsidy.counts import compute_counts
+from subsidy.refresh import refresh
 from subsidy.report import monthly_report
-from subsidy.results import compute_counts, current, refresh
+from subsidy.results import ResultSet, current
 from subsidy.sites import import_sites
 from tests.factories import cst, scan, write_parquet
 
@@ -56,7 +61,7 @@ def _assert_refresh_equals_rebuild(store: Store, policy: Policy, as_of: datetime
     assert_frame_equal(rs.counts, compute_counts(store, policy, as_of))
     for month in ("2023-01", "2023-02"):
         served = monthly_report(store, policy, month, as_of)
-        assert [r["eligible_parcels"] for r in served["carriers"]] == [
+        assert [r.eligible_parcels for r in served.carriers] == [
             r["eligible_parcels"]
             for r in compute_counts(store, policy, as_of, months=[month]).to_dicts()
         ]
@@ -128,9 +133,7 @@ def test_a_look_back_is_computed_without_replacing_the_stored_set(
     back = cst(2023, 1, 20)
     report = monthly_report(store, policy, "2023-01", back)
     expected = compute_counts(store, policy, back, months=["2023-01"])
-    assert [r["pending_parcels"] for r in report["carriers"]] == expected[
-        "pending_parcels"
-    ].to_list()
+    assert [r.pending_parcels for r in report.carriers] == expected["pending_parcels"].to_list()
     assert current(store).seq == rs.seq  # type: ignore[union-attr]
 
 
@@ -146,10 +149,10 @@ def test_late_scans_for_a_closed_month_refresh_like_a_rebuild_and_leave_it_froze
     )
     refresh(store, policy, cst(2023, 2, 2))
     closing.close_month(store, policy, "2023-01", actor="test", now=cst(2023, 2, 2))
-    frozen = closing.frozen_report(store, "2023-01")
+    frozen = frozen_report(store, "2023-01")
     _upload(store, "late.parquet", [scan("ZT99000011", "sign", HUB, cst(2023, 2, 5))], policy)
     _assert_refresh_equals_rebuild(store, policy, cst(2023, 2, 6))
-    assert closing.frozen_report(store, "2023-01") == frozen
+    assert frozen_report(store, "2023-01") == frozen
     zto = compute_counts(store, policy, cst(2023, 2, 6), months=["2023-01"]).filter(
         pl.col("carrier") == "ZTO"
     )
@@ -168,9 +171,7 @@ def test_a_changed_sites_registry_rebuilds(tmp_path: Path, generated: Path, poli
     import_sites(store, path)
     served = monthly_report(store, policy, "2023-01", cst(2023, 2, 10) + timedelta(hours=1))
     expected = compute_counts(store, policy, cst(2023, 2, 10), months=["2023-01"])
-    assert [r["eligible_parcels"] for r in served["carriers"]] == expected[
-        "eligible_parcels"
-    ].to_list()
+    assert [r.eligible_parcels for r in served.carriers] == expected["eligible_parcels"].to_list()
     assert current(store).seq > before.seq  # type: ignore[union-attr]
 
 
@@ -182,16 +183,16 @@ def test_sharding_a_carrier_by_parcel_changes_no_figure(
     store = _store(tmp_path, generated, policy, ("2023-01", "2023-02"))
     as_of = cst(2023, 3, 1)
 
-    def statuses(rs: results.ResultSet) -> pl.DataFrame:
+    def statuses(rs: ResultSet) -> pl.DataFrame:
         parts = pl.scan_parquet([store.root / p for p in rs.parts]).collect()
         return parts.sort("carrier", "waybill_no")
 
     whole = compute_counts(store, policy, as_of)
-    unsharded = statuses(results.rebuild(store, policy, as_of))
-    monkeypatch.setattr(results, "SHARD_EVENTS", 500)
-    assert min(sum(1 for _ in results.carrier_shards(store, only=c)) for c in ("ZTO", "YTO")) > 3
+    unsharded = statuses(refreshing.rebuild(store, policy, as_of))
+    monkeypatch.setattr(counts, "SHARD_EVENTS", 500)
+    assert min(sum(1 for _ in counts.carrier_shards(store, only=c)) for c in ("ZTO", "YTO")) > 3
     assert_frame_equal(compute_counts(store, policy, as_of), whole)
-    sharded = results.rebuild(store, policy, as_of)
+    sharded = refreshing.rebuild(store, policy, as_of)
     assert_frame_equal(sharded.counts, whole)
     assert_frame_equal(statuses(sharded), unsharded)
 
@@ -199,16 +200,16 @@ def test_sharding_a_carrier_by_parcel_changes_no_figure(
 def test_many_shards_still_refresh_incrementally(
     tmp_path: Path, generated: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A store cut into more shards than results.MAX_DELTAS still refreshes by adding one
+    """A store cut into more shards than refreshing.MAX_DELTAS still refreshes by adding one
     delta part after an upload (only refresh deltas count toward a rebuild)."""
-    monkeypatch.setattr(results, "SHARD_EVENTS", 100)
+    monkeypatch.setattr(counts, "SHARD_EVENTS", 100)
     store = _store(tmp_path, generated, policy, ("2023-01",))
-    base = results.rebuild(store, policy, cst(2023, 1, 31, 12))
-    assert len(base.parts) > results.MAX_DELTAS
+    base = refreshing.rebuild(store, policy, cst(2023, 1, 31, 12))
+    assert len(base.parts) > refreshing.MAX_DELTAS
     _upload(
         store, "day1.parquet", [scan("ZT99000001", "depart", CENTER, cst(2023, 1, 31, 20))], policy
     )
     _assert_refresh_equals_rebuild(store, policy, cst(2023, 2, 1, 12))
     after = current(store)
     assert after is not None and after.parts[:-1] == base.parts
-    assert Path(after.parts[-1]).name == results.DELTA_NAME
+    assert Path(after.parts[-1]).name == refreshing.DELTA_NAME

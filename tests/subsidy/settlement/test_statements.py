@@ -10,7 +10,8 @@ import pytest
 
 from core.policy import Policy
 from core.store import Store
-from subsidy.closing import close_month, closed_months
+from subsidy.closed import closed_months
+from subsidy.closing import close_month
 from subsidy.settlement.budgets import set_budget
 from subsidy.settlement.statements import create_statements, list_statements
 from tests.factories import cst, ingest_rows, parcel

@@ -1,0 +1,381 @@
+"""How the stored results (:mod:`subsidy.results`) are built and kept up to date, and how a
+report gets its counts from them (:func:`month_counts`).
+
+A full rebuild runs the rule, the one in :mod:`subsidy.rule`, over every stored event, one
+shard at a time (:func:`subsidy.counts.carrier_shards`). An incremental refresh (after an
+upload, or as time passes) re-runs it only for the parcels that can have changed: those with
+scans in files committed since ``store_version`` or dated in ``(T, as_of]``, and the pending
+ones. The rule reads only each parcel's earliest district-center departure ``D`` and its
+earliest hub arrival after it, so the events it is given for such a parcel are: its new scans,
+its stored ``D`` and ``A`` as two scans, and -- only for a parcel whose new scans hold a
+departure earlier than its stored ``D`` (or that had none) -- its stored scans after that
+departure. That set yields exactly the statuses a full rebuild would; counts are patched by
+subtracting the parcels' old rows and adding their new ones. ``tests/subsidy/test_results.py``
+checks it against full rebuilds.
+
+Every ``as_of`` here is an aware instant (resolved once, at the edge).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from core.events import EVENT_SCHEMA
+from core.policy import Policy
+from core.store import FILE_SCHEMA, Store
+from core.timeutil import to_local
+from subsidy.counts import (
+    COUNT_COLUMNS,
+    COUNTS_SCHEMA,
+    carrier_shards,
+    compute_counts,
+    counts_of,
+    tidy,
+)
+from subsidy.results import ResultSet, current, fingerprint, locked, save, set_folder
+from subsidy.rule import ARRIVAL_TYPES, PARCEL, STATUS_SCHEMA, parcel_statuses
+from subsidy.sites import load_sites
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: More incremental parts (``delta.parquet``, one per refresh) than this and a refresh
+#: rebuilds in full (reads stay cheap). The base parts, one per shard, do not count.
+MAX_DELTAS = 24
+DELTA_NAME = "delta.parquet"
+
+
+# -- serving ----------------------------------------------------------------------------------
+def month_counts(
+    store: Store,
+    policy: Policy,
+    months: list[str],
+    as_of: datetime,
+    *,
+    carrier: str | None = None,
+) -> pl.DataFrame:
+    """Per (month, carrier) counts of ``months`` as of ``as_of`` (:data:`COUNTS_SCHEMA`).
+
+    Served from the stored result set when it answers ``as_of`` at the current store version;
+    for an ``as_of`` at or after the set's, the set is refreshed first (incrementally) and
+    kept; an earlier ``as_of`` (a look back) is computed without touching what is stored.
+    """
+    rs = current(store)
+    fresh = (
+        rs is not None
+        and rs.store_version == store.version()
+        and rs.answers(as_of)
+        and rs.fingerprint == fingerprint(policy, load_sites(store))
+    )
+    if not fresh:
+        if rs is not None and as_of < rs.as_of:
+            return compute_counts(store, policy, as_of, months=months, carrier=carrier)
+        rs = refresh(store, policy, as_of)
+    assert rs is not None
+    counts = rs.counts.filter(pl.col("month").is_in(months))
+    if carrier is not None:
+        counts = counts.filter(pl.col("carrier") == carrier)
+    return counts
+
+
+# -- building and refreshing ------------------------------------------------------------------
+def rebuild(store: Store, policy: Policy, as_of: datetime) -> ResultSet:
+    """Compute and store the result set of the current store version as of ``as_of``."""
+    with locked(store):
+        return _rebuild_locked(store, policy, as_of, current(store))
+
+
+def refresh(store: Store, policy: Policy, as_of: datetime) -> ResultSet:
+    """Bring the stored result set to the current store version and ``as_of``.
+
+    Incremental when a set exists for the same policy and registry, at an ``as_of`` not later
+    than this one, and no event file was retired since; otherwise a full rebuild.
+    """
+    with locked(store):
+        rs = current(store)
+        version = store.version()
+        same_inputs = rs is not None and rs.fingerprint == fingerprint(policy, load_sites(store))
+        if same_inputs and rs.store_version == version and rs.answers(as_of):  # type: ignore[union-attr]
+            return rs  # type: ignore[return-value]
+        if (
+            rs is None
+            or not same_inputs
+            or as_of < rs.as_of
+            or version < rs.store_version
+            or sum(Path(part).name == DELTA_NAME for part in rs.parts) >= MAX_DELTAS
+            or store.retired_since(rs.store_version)
+        ):
+            return _rebuild_locked(store, policy, as_of, rs)
+        return _refresh_locked(store, policy, as_of, rs, version)
+
+
+def _rebuild_locked(
+    store: Store, policy: Policy, as_of: datetime, previous: ResultSet | None
+) -> ResultSet:
+    sites = load_sites(store)
+    version = store.version()
+    seq = (previous.seq + 1) if previous else 1
+    folder = set_folder(store, seq)
+    shutil.rmtree(folder, ignore_errors=True)
+    paths = _store_statuses(store, sites, policy, as_of, version, folder / "base")
+    statuses = pl.scan_parquet(paths, glob=False) if paths else pl.LazyFrame(schema=STATUS_SCHEMA)
+    counts, pending = pl.collect_all(
+        [counts_of(statuses), _pending_of(statuses)], engine="streaming"
+    )
+    return _keep(
+        store,
+        policy,
+        as_of,
+        version=version,
+        seq=seq,
+        fingerprint=fingerprint(policy, sites),
+        counts=counts,
+        parts=paths,
+        pending=pending,
+    )
+
+
+def _refresh_locked(
+    store: Store, policy: Policy, as_of: datetime, rs: ResultSet, version: int
+) -> ResultSet:
+    files = store.event_file_ranges(version=version)
+    delta = _changed_events(files, rs, as_of)
+    pending = pl.read_parquet(store.root / rs.pending).select(PARCEL)
+    affected = pl.concat([delta.select(PARCEL).unique(), pending]).unique()
+    old_rows = _latest_rows(store, rs.parts, affected)
+    events = pl.concat(
+        [
+            delta,
+            _as_events(old_rows),
+            _arrivals_after_new_departures(files, rs, as_of, delta, old_rows),
+        ],
+        how="vertical_relaxed",
+    )
+    new_rows = parcel_statuses(events.lazy(), load_sites(store).lazy(), policy, as_of).collect()
+    counts = _patch(
+        rs.counts, counts_of(old_rows.lazy()).collect(), counts_of(new_rows.lazy()).collect()
+    )
+    seq = rs.seq + 1
+    folder = set_folder(store, seq)
+    folder.mkdir(parents=True, exist_ok=True)
+    # the previous set's parts are immutable: the new set lists them again, plus its delta
+    delta_path = folder / DELTA_NAME
+    new_rows.write_parquet(delta_path, compression="zstd")
+    return _keep(
+        store,
+        policy,
+        as_of,
+        version=version,
+        seq=seq,
+        fingerprint=rs.fingerprint,
+        counts=counts,
+        parts=[*(store.root / p for p in rs.parts), delta_path],
+        pending=_pending_of(new_rows.lazy()).collect(),
+    )
+
+
+def _keep(
+    store: Store,
+    policy: Policy,
+    as_of: datetime,
+    *,
+    version: int,
+    seq: int,
+    fingerprint: str,
+    counts: pl.DataFrame,
+    parts: list[Path],
+    pending: pl.DataFrame,
+) -> ResultSet:
+    """Write the set's pending parcels, then save and return the set."""
+    pending_path = set_folder(store, seq) / "pending.parquet"
+    pending.write_parquet(pending_path)
+    rs = ResultSet(
+        store_version=version,
+        as_of=as_of,
+        valid_until=_horizon(store, version, pending, policy, as_of),
+        fingerprint=fingerprint,
+        counts=tidy(counts),
+        parts=tuple(str(p.relative_to(store.root)) for p in parts),
+        pending=str(pending_path.relative_to(store.root)),
+        seq=seq,
+    )
+    save(store, rs)
+    return rs
+
+
+FileRanges = list[tuple[Path, int, int | None, int | None]]
+
+
+def _changed_events(files: FileRanges, rs: ResultSet, as_of: datetime) -> pl.DataFrame:
+    """The scans the set did not see: in files committed since, or dated in ``(T, as_of]``."""
+    t_old, t_new = _us(rs.as_of), _us(as_of)
+    ts = pl.col("scan_time").dt.epoch("us")
+    new_files = [p for p, v, _lo, _hi in files if v > rs.store_version]
+    late_files = [
+        p
+        for p, v, lo, hi in files
+        if v <= rs.store_version and (hi is None or hi > t_old) and (lo is None or lo <= t_new)
+    ]
+    parts = []
+    if new_files:
+        parts.append(_scan(new_files).filter(ts <= t_new))
+    if late_files:
+        parts.append(_scan(late_files).filter((ts > t_old) & (ts <= t_new)))
+    if not parts:
+        return pl.DataFrame(schema=EVENT_SCHEMA)
+    return pl.concat(parts).collect(engine="streaming")
+
+
+def _arrivals_after_new_departures(
+    files: FileRanges,
+    rs: ResultSet,
+    as_of: datetime,
+    delta: pl.DataFrame,
+    old_rows: pl.DataFrame,
+) -> pl.DataFrame:
+    """A departure earlier than the known ``D`` (or a first one): the parcel's stored arrival
+    scans after it, which the stored row could not count."""
+    first_depart = (
+        delta.filter(pl.col("scan_type") == "depart")
+        .group_by(PARCEL)
+        .agg(pl.col("scan_time").min().alias("dep"))
+        .join(old_rows.select(*PARCEL, "d_time"), on=PARCEL, how="left")
+        .filter(pl.col("d_time").is_null() | (pl.col("dep") < pl.col("d_time")))
+    )
+    if not first_depart.height:
+        return pl.DataFrame(schema=EVENT_SCHEMA)
+    since = _us(first_depart["dep"].min())  # type: ignore[arg-type]
+    old_files = [
+        p for p, v, _lo, hi in files if v <= rs.store_version and (hi is None or hi > since)
+    ]
+    if not old_files:
+        return pl.DataFrame(schema=EVENT_SCHEMA)
+    ts = pl.col("scan_time").dt.epoch("us")
+    return (
+        _scan(old_files)
+        .filter(
+            (ts > since)
+            & (ts <= min(_us(rs.as_of), _us(as_of)))
+            & pl.col("scan_type").is_in(ARRIVAL_TYPES)
+        )
+        .join(first_depart.lazy().select(PARCEL), on=PARCEL, how="semi")
+        .collect(engine="streaming")
+    )
+
+
+def _store_statuses(
+    store: Store, sites: pl.DataFrame, policy: Policy, as_of: datetime, version: int, out: Path
+) -> list[Path]:
+    """The rule over the whole snapshot, one shard of one carrier at a time
+    (:func:`subsidy.counts.carrier_shards`), written to one Parquet file per shard under
+    ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for carrier, shard, events in carrier_shards(store, version):
+        path = out / f"carrier={carrier}-{shard:03d}.parquet"
+        # In-memory engine, one shard at a time: see "Known issues" in benchmarks/README.md
+        # (a streaming run once dropped a hub arrival on its site's last active day).
+        parcel_statuses(events, sites.lazy(), policy, as_of).collect().write_parquet(
+            path, compression="zstd"
+        )
+        paths.append(path)
+    return paths
+
+
+def _horizon(
+    store: Store, version: int, pending: pl.DataFrame, policy: Policy, as_of: datetime
+) -> datetime | None:
+    """The first instant after ``as_of`` at which a figure can change without a new upload."""
+    limits = []
+    if pending.height:
+        limits.append(to_local(pending["d_time"].min()) + policy.max_transit)  # type: ignore[arg-type]
+    cutoff = _us(as_of)
+    later = [
+        p
+        for p, _v, _lo, hi in store.event_file_ranges(version=version)
+        if hi is None or hi > cutoff
+    ]
+    if later:
+        t = pl.col("scan_time").dt.epoch("us")
+        first = (
+            pl.scan_parquet(later, glob=False).select(t.filter(t > cutoff).min()).collect().item()
+        )
+        if first is not None:
+            limits.append(to_local(EPOCH + timedelta(microseconds=int(first))))
+    return min(limits) if limits else None
+
+
+def _us(value: datetime) -> int:
+    return int(value.timestamp() * 1_000_000)
+
+
+def _pending_of(parts: pl.LazyFrame) -> pl.LazyFrame:
+    return parts.filter(pl.col("status") == "pending").select(*PARCEL, "d_time")
+
+
+def _scan(files: list[Path]) -> pl.LazyFrame:
+    return pl.scan_parquet(files, glob=False, schema=FILE_SCHEMA).with_columns(
+        pl.col("scan_type").cast(EVENT_SCHEMA["scan_type"])
+    )
+
+
+def _latest_rows(store: Store, parts: tuple[str, ...], parcels: pl.DataFrame) -> pl.DataFrame:
+    """The newest stored status row of each of ``parcels`` (parcels without one are absent).
+
+    Part by part, the waybills are looked up first (a filter the Parquet reader applies while
+    reading), so memory follows the parcels asked for, not the parts' size.
+    """
+    if not parts or parcels.height == 0:
+        return pl.DataFrame(schema=STATUS_SCHEMA)
+    waybills = parcels["waybill_no"].unique().implode()
+    found = [
+        pl.scan_parquet(store.root / part)
+        .filter(pl.col("waybill_no").is_in(waybills))
+        .join(parcels.lazy(), on=PARCEL, how="semi")
+        .with_columns(pl.lit(i).alias("_part"))
+        .collect()
+        for i, part in enumerate(parts)
+    ]
+    return (
+        pl.concat(found)
+        .sort("_part")
+        .group_by(PARCEL, maintain_order=True)
+        .last()
+        .select(STATUS_SCHEMA.names())
+    )
+
+
+def _as_events(rows: pl.DataFrame) -> pl.DataFrame:
+    """A status row's deciding scans (``D``, and ``A`` if any) as events for the rule."""
+    depart = rows.select(
+        *PARCEL,
+        pl.lit("depart").alias("scan_type"),
+        pl.col("d_site").alias("site_code"),
+        pl.col("d_time").alias("scan_time"),
+    )
+    arrival = rows.filter(pl.col("a_time").is_not_null()).select(
+        *PARCEL,
+        pl.col("a_scan_type").alias("scan_type"),
+        pl.col("a_site").alias("site_code"),
+        pl.col("a_time").alias("scan_time"),
+    )
+    return pl.concat([depart, arrival]).select(
+        pl.col(name).cast(dtype) if name in depart.columns else pl.lit(None, dtype).alias(name)
+        for name, dtype in EVENT_SCHEMA.items()
+    )
+
+
+def _patch(counts: pl.DataFrame, minus: pl.DataFrame, plus: pl.DataFrame) -> pl.DataFrame:
+    """``counts - minus + plus`` per (month, carrier)."""
+    signed = [
+        counts.select(COUNTS_SCHEMA.names()),
+        minus.select("month", "carrier", *(-pl.col(c) for c in COUNT_COLUMNS)),
+        plus.select(COUNTS_SCHEMA.names()),
+    ]
+    return (
+        pl.concat([f.cast(COUNTS_SCHEMA) for f in signed])
+        .group_by("month", "carrier")
+        .agg(pl.col(c).sum() for c in COUNT_COLUMNS)
+    )
