@@ -14,13 +14,21 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field
 
 from api.errors import ApiError
+from core.exceptions import BadValue
 from core.policy import Policy
 from core.settings import Settings
 from core.store import Store
-from core.timeutil import now_local, parse_month, resolve_as_of
+from core.timeutil import (
+    INSTANT_PATTERN,
+    MONTH_PATTERN,
+    now_local,
+    parse_instant,
+    parse_month,
+    resolve_as_of,
+)
 from subsidy.tokens import ROLES, Principal, verify_token
 
 
@@ -105,17 +113,22 @@ Finance = Annotated[Principal, Depends(require("finance"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 
 # -- parameters shared by several routes ------------------------------------------------------
-_MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+# Months and instants are read by core.timeutil's parsers, the only ones (ASCII digits, real
+# calendar values); the schema documents their patterns, which match exactly what they accept.
 
 
 def _valid_month(value: str) -> str:
-    parse_month(value)  # ValueError -> 422 with the expected form
+    parse_month(value)  # BadValue (a ValueError) -> 422 with the expected form
     return value
 
 
-#: ``YYYY-MM`` (the pattern documents it; the validator refuses what the pattern lets through).
-MonthText = Annotated[str, StringConstraints(pattern=_MONTH_PATTERN), AfterValidator(_valid_month)]
-MONTH_DOC = "a calendar month in Asia/Shanghai, YYYY-MM"
+#: ``YYYY-MM`` (the pattern documents what :func:`core.timeutil.parse_month` accepts).
+MonthText = Annotated[
+    str,
+    AfterValidator(_valid_month),
+    Field(json_schema_extra={"pattern": MONTH_PATTERN}),
+]
+MONTH_DOC = "a calendar month in Asia/Shanghai, YYYY-MM (ASCII digits, years 1900-2999)"
 
 
 def as_of_param(
@@ -123,17 +136,20 @@ def as_of_param(
         str | None,
         Query(
             description="ISO 8601 instant the figures are computed as of (default: now); a "
-            "naive time or a date alone is Asia/Shanghai",
+            "naive time or a date alone is Asia/Shanghai; ASCII digits, years 1971-2999",
             examples=["2023-06-10T00:00:00+08:00"],
-            max_length=40,
+            json_schema_extra={"pattern": INSTANT_PATTERN},
         ),
     ] = None,
 ) -> datetime:
-    """The ``as_of`` query parameter as an aware instant; now when absent; 422 when unreadable,
-    before 1970 or in the future (:func:`core.timeutil.resolve_as_of`)."""
+    """The ``as_of`` query parameter as an aware instant; now when absent; 422 when it is no
+    instant (:func:`core.timeutil.parse_instant`; an empty one too, as its pattern says) or
+    lies in the future (:func:`core.timeutil.resolve_as_of`)."""
     try:
+        if as_of is not None:
+            parse_instant(as_of)
         return resolve_as_of(as_of, now_local())
-    except ValueError as exc:
+    except BadValue as exc:
         raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from None
 
 

@@ -112,10 +112,6 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-#: Plain words for the patterns of the API's parameters (a pattern is no message).
-_PATTERN_HINTS = {r"^\d{4}-(0[1-9]|1[0-2])$": "a month YYYY-MM (month 01-12), e.g. 2023-05"}
-
-
 def _loc_text(loc: list[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body",)] or [str(p) for p in loc]
     return ".".join(parts)
@@ -127,9 +123,8 @@ def _validation(_: Request, exc: Exception) -> JSONResponse:
     for err in exc.errors():
         loc = [p if isinstance(p, int) else str(p) for p in err.get("loc", ())]
         msg = str(err.get("msg", "invalid value"))
-        if err.get("type") == "string_pattern_mismatch":
-            hint = _PATTERN_HINTS.get(str(err.get("ctx", {}).get("pattern")), "the documented form")
-            msg = f"{err.get('input')!r} is not {hint}"
+        if err.get("type") == "value_error":  # a domain parser's own sentence (BadValue)
+            msg = msg.removeprefix("Value error, ")
         errors.append({"loc": loc, "msg": msg})
     shown = "; ".join(f"{_loc_text(e['loc'])}: {e['msg']}" for e in errors[:5])
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""

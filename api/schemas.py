@@ -10,11 +10,27 @@ are ISO 8601 with their Asia/Shanghai offset.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from core.timeutil import DATE_PATTERN, parse_date
 from subsidy.models import Fen, Yuan
+
+
+def _date_text(value: object) -> date:
+    if not isinstance(value, str):
+        raise ValueError(f"not a date: {value!r}; expected text YYYY-MM-DD, e.g. 2023-06-10")
+    return parse_date(value)
+
+
+#: A calendar date given by a user: text ``YYYY-MM-DD`` in ASCII digits, read by
+#: :func:`core.timeutil.parse_date` (never a number of seconds, nor full-width digits).
+DateText = Annotated[
+    date,
+    BeforeValidator(_date_text),
+    WithJsonSchema({"type": "string", "pattern": DATE_PATTERN, "examples": ["2023-06-10"]}),
+]
 
 
 class Health(BaseModel):
@@ -134,7 +150,7 @@ class AwardIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     site_code: str = Field(min_length=1, max_length=64, description="a district_center site")
-    accredited_on: date = Field(description="date of the accreditation (认定日期)")
+    accredited_on: DateText = Field(description="date of the accreditation (认定日期)")
     document_no: str = Field(
         min_length=1, max_length=200, description="accreditation document number (认定文号)"
     )
@@ -176,8 +192,8 @@ class SiteIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: SiteKindText
     town: str | None = Field(default=None, max_length=100)
-    active_from: date
-    active_to: date | None = Field(default=None, description="empty: still active")
+    active_from: DateText
+    active_to: DateText | None = Field(default=None, description="empty: still active")
 
 
 class SiteOut(BaseModel):

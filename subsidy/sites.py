@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from core.store import Store
+from core.timeutil import DATE_PATTERN
 from subsidy.exceptions import SiteRegistryError
 
 SITE_KINDS: tuple[str, ...] = ("district_center", "village_hub", "other")
@@ -70,12 +71,18 @@ def _read_registry_file(path: Path) -> pl.DataFrame:
     return df.select(pl.col(c).str.strip_chars().replace("", None) for c in REGISTRY_COLUMNS)
 
 
+def _date_of(column: str) -> pl.Expr:
+    """The column's dates; null for text that is not :data:`core.timeutil.DATE_PATTERN`
+    (ASCII digits, a real day: the one grammar of dates given by users)."""
+    text = pl.col(column)
+    return pl.when(text.str.contains(DATE_PATTERN)).then(text.str.to_date("%Y-%m-%d", strict=False))
+
+
 def parse_registry(path: Path) -> pl.DataFrame:
     """Read and validate a registry file (CSV or Parquet); every problem is listed at once."""
     df = _read_registry_file(path).with_row_index("line", offset=2)
     parsed = df.with_columns(
-        pl.col("active_from").str.to_date("%Y-%m-%d", strict=False).alias("_from"),
-        pl.col("active_to").str.to_date("%Y-%m-%d", strict=False).alias("_to"),
+        _date_of("active_from").alias("_from"), _date_of("active_to").alias("_to")
     )
     problems: list[dict[str, object]] = []
     # check code -> (what is wrong, the rows it is wrong for)

@@ -144,17 +144,21 @@ def test_operator_xlsx_and_csv_hold_only_its_carrier(
 @pytest.mark.parametrize(
     ("query", "words"),
     [
-        pytest.param("month=2023-13", "a month YYYY-MM", id="month-13"),
-        pytest.param("month=2023-5", "a month YYYY-MM", id="one-digit-month"),
-        pytest.param("month=May", "a month YYYY-MM", id="word"),
+        pytest.param("month=2023-13", "not a month: '2023-13'", id="month-13"),
+        pytest.param("month=2023-5", "expected YYYY-MM", id="one-digit-month"),
+        pytest.param("month=May", "expected YYYY-MM", id="word"),
+        pytest.param("month=２０２３-05", "in ASCII digits", id="full-width-month"),
+        pytest.param("month=٢٠٢٣-05", "in ASCII digits", id="arabic-indic-month"),
+        pytest.param("month=2023-05&as_of=２０２３-06-10", "not an ISO", id="full-width-as-of"),
+        pytest.param("month=2023-05&as_of=", "not an ISO", id="empty-as-of"),
         pytest.param("month=2023-05&as_of=yesterday", "not an ISO 8601 time", id="bad-as-of"),
         pytest.param("month=2023-05&format=pdf", "format", id="bad-format"),
         pytest.param("", "month", id="no-month"),
         pytest.param("month=2099-01", "has not begun yet", id="future-month"),
         pytest.param("month=2023-05&as_of=2199-12-31", "lies in the future", id="future-as-of"),
-        pytest.param("month=2023-05&as_of=1969-12-31", "before 1970", id="as-of-before-1970"),
+        pytest.param("month=2023-05&as_of=1969-12-31", "before 1971", id="as-of-before-1971"),
         pytest.param(
-            "month=2023-05&as_of=0001-01-01T00:00:00%2B14:00", "not an ISO", id="as-of-overflow"
+            "month=2023-05&as_of=0001-01-01T00:00:00%2B14:00", "before 1971", id="as-of-year-1"
         ),
     ],
 )
