@@ -143,13 +143,15 @@ def as_of_param(
     ] = None,
 ) -> datetime:
     """The ``as_of`` query parameter as an aware instant; now when absent; 422 when it is no
-    instant (:func:`core.timeutil.parse_instant`; an empty one too, as its pattern says) or
-    lies in the future (:func:`core.timeutil.resolve_as_of`)."""
+    instant (:func:`core.timeutil.parse_instant`; an empty one too, as its pattern says),
+    409 while it lies in the future (:func:`core.timeutil.resolve_as_of`)."""
     try:
         if as_of is not None:
             parse_instant(as_of)
         return resolve_as_of(as_of, now_local())
     except BadValue as exc:
+        if exc.code == "as_of_in_future":  # well formed; figures of then do not exist yet
+            raise ApiError(409, "conflict", f"invalid as_of: {exc}") from None
         raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from None
 
 

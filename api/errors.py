@@ -5,10 +5,16 @@ code>"}``; a request that fails validation also carries ``errors`` (where and wh
 trace ever leaves the server: an unexpected error is logged with its trace and answered 500
 with a fixed sentence.
 
-Domain exceptions map to statuses here, and only here::
+Domain exceptions map to statuses here, and only here. The line between 409 and 422: a
+request refused whatever the store holds and whenever it is sent is 422 (its schema says what
+is well formed); a well-formed request that the current state refuses, and that could succeed
+once the state changes (the registry holds that district center, the month is over, the
+``as_of`` is reached), is 409::
 
     NotFoundError                         404 not_found
     ConflictError, UploadConflict         409 conflict
+    InvalidValueError with a code of      409 conflict
+      STATE_CODES (month_not_over, ...)
     InvalidValueError, SiteRegistryError  422 invalid_value
     FileTooLarge                          413 file_too_large
     FileRefused                           422 file_refused
@@ -74,7 +80,8 @@ _DESCRIPTIONS = {
     401: "Missing, unknown or revoked bearer token",
     403: "The token's role may not do this",
     404: "Not found, or not visible to the caller",
-    409: "Conflicts with what is stored (closed twice, a second award, ...)",
+    409: "Conflicts with what is stored or not possible yet (closed twice, a second award, "
+    "a month not over, an as_of to come, ...)",
     413: "Larger than the configured limit",
     422: "Invalid parameter or body, or a file refused whole",
     503: "The store cannot be used right now",
@@ -131,7 +138,7 @@ def _validation(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", f"invalid request: {shown}{more}", errors=errors)
 
 
-def _http(_: Request, exc: Exception) -> JSONResponse:
+def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
@@ -140,11 +147,32 @@ def _http(_: Request, exc: Exception) -> JSONResponse:
         detail = f"the request body cannot be read ({detail.lower()}); send UTF-8 JSON"
     elif status == 404 and detail == "Not Found":
         detail = "no such route; see /docs for the routes of this API"
-    elif status == 405:
+    headers = getattr(exc, "headers", None)
+    if status == 405:
         detail = "this route does not accept that method; see /docs"
-    return error_response(
-        status, _CODES.get(status, "error"), detail, headers=getattr(exc, "headers", None)
-    )
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+    return error_response(status, _CODES.get(status, "error"), detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method of every route of the request's path (Starlette's 405 names only those
+    of the first route matching the path, though a path often has a route per method)."""
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for route in _leaf_routes(request.app.router.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def _leaf_routes(routes: list[Any]) -> list[Any]:
+    # FastAPI keeps an included router as one entry that yields its routes on demand.
+    leaves: list[Any] = []
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        leaves.extend(contexts() if callable(contexts) else [route])
+    return leaves
 
 
 def _api(_: Request, exc: Exception) -> JSONResponse:
@@ -157,6 +185,25 @@ def _domain(status: int, code: str):  # type: ignore[no-untyped-def]
         return error_response(status, code, str(exc))
 
     return handler
+
+
+#: Codes of :class:`InvalidValueError` that depend on the state of the store or the clock.
+STATE_CODES = frozenset(
+    {
+        "month_not_begun",
+        "month_not_over",
+        "accredited_in_future",
+        "site_not_registered",
+        "site_not_center",
+    }
+)
+
+
+def _invalid_value(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidValueError)
+    if exc.code in STATE_CODES:
+        return error_response(409, "conflict", str(exc))
+    return error_response(422, "invalid_value", str(exc))
 
 
 def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -187,7 +234,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, _domain(404, "not_found"))
     app.add_exception_handler(ConflictError, _domain(409, "conflict"))
     app.add_exception_handler(UploadConflict, _domain(409, "conflict"))
-    app.add_exception_handler(InvalidValueError, _domain(422, "invalid_value"))
+    app.add_exception_handler(InvalidValueError, _invalid_value)
     app.add_exception_handler(SiteRegistryError, _domain(422, "invalid_value"))
     app.add_exception_handler(FileTooLarge, _domain(413, "file_too_large"))
     app.add_exception_handler(FileRefused, _domain(422, "file_refused"))

@@ -24,6 +24,21 @@ def _date_text(value: object) -> date:
     return parse_date(value)
 
 
+def _integer_fen(value: object) -> int:
+    # JSON Schema's "integer" is any number without a fraction (100.0 is one); text, booleans
+    # and fractions of a fen are not amounts.
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"not an amount of fen: {value!r}; give an integer number of fen, e.g. 5000")
+
+
+#: An amount given by a user, in integer fen: a JSON number without a fraction (never text,
+#: never true/false, never 0.5 fen).
+FenIn = Annotated[int, BeforeValidator(_integer_fen)]
+
+
 #: A calendar date given by a user: text ``YYYY-MM-DD`` in ASCII digits, read by
 #: :func:`core.timeutil.parse_date` (never a number of seconds, nor full-width digits).
 DateText = Annotated[
@@ -152,10 +167,13 @@ class AwardIn(BaseModel):
     site_code: str = Field(min_length=1, max_length=64, description="a district_center site")
     accredited_on: DateText = Field(description="date of the accreditation (认定日期)")
     document_no: str = Field(
-        min_length=1, max_length=200, description="accreditation document number (认定文号)"
+        min_length=1,
+        max_length=200,
+        pattern=r"\S",
+        description="accreditation document number (认定文号), not blank",
     )
-    award_fen: int = Field(
-        strict=True, gt=0, le=10**12, description="the award in integer fen, at most the cap"
+    award_fen: FenIn = Field(
+        gt=0, le=10**12, description="the award in integer fen, at most the policy's cap"
     )
 
 
@@ -250,16 +268,30 @@ class AuditPage(BaseModel):
     next_after: int | None = Field(description="pass as after= for the next page; null at end")
 
 
-class TokenIn(BaseModel):
-    """A token to create."""
+class OperatorTokenIn(BaseModel):
+    """An operator's token to create: bound to one carrier."""
 
     model_config = ConfigDict(extra="forbid")
 
-    role: Literal["operator", "finance", "auditor", "admin"]
-    carrier: str | None = Field(
-        default=None, max_length=20, description="operators only: the carrier code"
+    role: Literal["operator"]
+    carrier: str = Field(
+        max_length=20, description="the carrier code, one of the policy's (e.g. ZTO)"
     )
     name: str | None = Field(default=None, max_length=100, description="who holds the token")
+
+
+class StaffTokenIn(BaseModel):
+    """A finance, auditor or admin token to create: these roles have no carrier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["finance", "auditor", "admin"]
+    carrier: None = Field(default=None, description="none: only operators have a carrier")
+    name: str | None = Field(default=None, max_length=100, description="who holds the token")
+
+
+#: A token to create; the role says which fields it has.
+TokenIn = Annotated[OperatorTokenIn | StaffTokenIn, Field(discriminator="role")]
 
 
 class TokenOut(BaseModel):
