@@ -33,6 +33,7 @@ from api.routes import (
     tokens,
     uploads,
 )
+from api.throttle import SignInThrottle
 from core.policy import Policy, resolve_policy
 from core.settings import Settings
 from core.store import Store
@@ -97,6 +98,7 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     app.state.policy = policy
+    app.state.throttle = SignInThrottle(max_delay=settings.signin_max_delay)
     errors.install(app)
     for module in (health, uploads, reports, parcels, months, awards, sites, audit, jobs, tokens):
         app.include_router(module.router)

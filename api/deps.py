@@ -16,7 +16,8 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, Field
 
-from api.errors import ApiError
+from api.errors import ApiError, DelayedApiError
+from api.throttle import SignInThrottle
 from core.exceptions import BadValue
 from core.policy import Policy
 from core.settings import Settings
@@ -47,9 +48,20 @@ def get_policy(request: Request) -> Policy:
     return request.app.state.policy  # type: ignore[no-any-return]
 
 
+def get_throttle(request: Request) -> SignInThrottle:
+    """The app's one sign-in throttle (API tokens and console sign-in alike)."""
+    return request.app.state.throttle  # type: ignore[no-any-return]
+
+
+def client_address(request: Request) -> str:
+    """The address failed sign-ins are counted by."""
+    return request.client.host if request.client else "unknown"
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 PolicyDep = Annotated[Policy, Depends(get_policy)]
+ThrottleDep = Annotated[SignInThrottle, Depends(get_throttle)]
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -60,10 +72,15 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def current_principal(
+    request: Request,
     store: StoreDep,
+    throttle: ThrottleDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, from its bearer token; 401 when there is none or it is unknown or revoked."""
+    """The caller, from its bearer token; 401 when there is none or it is unknown or revoked.
+
+    A wrong token counts as a failed sign-in of the client's address: past 20 a minute, its
+    401 waits (:mod:`api.throttle`; the wait is the error handler's, in the event loop)."""
     if credentials is None:
         raise ApiError(
             401,
@@ -74,11 +91,12 @@ def current_principal(
         )
     principal = verify_token(store, credentials.credentials)
     if principal is None:
-        raise ApiError(
+        raise DelayedApiError(
             401,
             "unauthorized",
             "unknown or revoked token; ask an administrator for a new one",
             headers=_CHALLENGE,
+            delay=throttle.failed(client_address(request)),
         )
     return principal
 

@@ -34,6 +34,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import PLAIN_TEXT, VISIBLE_TEXT
 from core.exceptions import StoreError
 from ingest.exceptions import FileRefused, FileTooLarge, UploadConflict
 from subsidy.exceptions import (
@@ -74,6 +75,15 @@ class ApiError(Exception):
         self.code = code
         self.detail = detail
         self.headers = headers
+
+
+class DelayedApiError(ApiError):
+    """An :class:`ApiError` answered ``delay`` seconds late (a throttled failed sign-in,
+    :mod:`api.throttle`); the wait is awaited by its handler, in the event loop."""
+
+    def __init__(self, *args: Any, delay: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.delay = delay
 
 
 _DESCRIPTIONS = {
@@ -119,6 +129,13 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+#: Plain words for the patterns of the API's bodies.
+_PATTERN_HINTS = {
+    VISIBLE_TEXT: "text with something visible and no control characters",
+    PLAIN_TEXT: "text without control characters",
+}
+
+
 def _loc_text(loc: list[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body",)] or [str(p) for p in loc]
     return ".".join(parts)
@@ -132,6 +149,9 @@ def _validation(_: Request, exc: Exception) -> JSONResponse:
         msg = str(err.get("msg", "invalid value"))
         if err.get("type") == "value_error":  # a domain parser's own sentence (BadValue)
             msg = msg.removeprefix("Value error, ")
+        elif err.get("type") == "string_pattern_mismatch":  # a pattern is no message
+            hint = _PATTERN_HINTS.get(str(err.get("ctx", {}).get("pattern")), "the documented form")
+            msg = f"{err.get('input')!r} is not {hint}"
         errors.append({"loc": loc, "msg": msg})
     shown = "; ".join(f"{_loc_text(e['loc'])}: {e['msg']}" for e in errors[:5])
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
@@ -178,6 +198,12 @@ def _leaf_routes(routes: list[Any]) -> list[Any]:
 def _api(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.code, exc.detail, headers=exc.headers)
+
+
+async def _delayed(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DelayedApiError)
+    await request.app.state.throttle.pause(exc.delay)  # no thread of the pool sleeps
+    return _api(request, exc)
 
 
 def _domain(status: int, code: str):  # type: ignore[no-untyped-def]
@@ -231,6 +257,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(ApiError, _api)
+    app.add_exception_handler(DelayedApiError, _delayed)
     app.add_exception_handler(NotFoundError, _domain(404, "not_found"))
     app.add_exception_handler(ConflictError, _domain(409, "conflict"))
     app.add_exception_handler(UploadConflict, _domain(409, "conflict"))

@@ -24,6 +24,13 @@ def _date_text(value: object) -> date:
     return parse_date(value)
 
 
+#: Text a person gives (a code, a name, a document number): no control characters (they end
+#: up in the report's spreadsheet, where they cannot be written) and something visible.
+VISIBLE_TEXT = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+#: Optional text: no control characters.
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
+
+
 def _integer_fen(value: object) -> int:
     # JSON Schema's "integer" is any number without a fraction (100.0 is one); text, booleans
     # and fractions of a fen are not amounts.
@@ -164,12 +171,14 @@ class AwardIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    site_code: str = Field(min_length=1, max_length=64, description="a district_center site")
+    site_code: str = Field(
+        min_length=1, max_length=64, pattern=VISIBLE_TEXT, description="a district_center site"
+    )
     accredited_on: DateText = Field(description="date of the accreditation (认定日期)")
     document_no: str = Field(
         min_length=1,
         max_length=200,
-        pattern=r"\S",
+        pattern=VISIBLE_TEXT,
         description="accreditation document number (认定文号), not blank",
     )
     award_fen: FenIn = Field(
@@ -206,10 +215,10 @@ class SiteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    site_code: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    site_code: str = Field(min_length=1, max_length=64, pattern=VISIBLE_TEXT)
+    name: str = Field(min_length=1, max_length=200, pattern=VISIBLE_TEXT)
     kind: SiteKindText
-    town: str | None = Field(default=None, max_length=100)
+    town: str | None = Field(default=None, max_length=100, pattern=PLAIN_TEXT)
     active_from: DateText
     active_to: DateText | None = Field(default=None, description="empty: still active")
 

@@ -89,6 +89,12 @@ def parse_registry(path: Path) -> pl.DataFrame:
     checks = {
         "site_code_empty": ("site_code is empty", pl.col("site_code").is_null()),
         "name_empty": ("name is empty", pl.col("name").is_null()),
+        "control_character": (
+            "site_code, name or town holds a control character",
+            pl.any_horizontal(
+                pl.col(c).str.contains(r"[\x00-\x1f\x7f]") for c in ("site_code", "name", "town")
+            ),
+        ),
         "bad_kind": (
             f"kind is not one of {', '.join(SITE_KINDS)}",
             ~pl.col("kind").fill_null("").is_in(SITE_KINDS),

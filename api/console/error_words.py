@@ -184,6 +184,10 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "site_check.active_to_before_from": ("停用日期早于启用日期", "active_to is before active_from"),
     "site_check.duplicate_site_code": ("站点编码重复", "site_code appears twice"),
+    "site_check.control_character": (
+        "站点编码、名称或镇街含有控制字符",
+        "site_code, name or town holds a control character",
+    ),
     "err.upload_not_found": (
         "没有编号为 {upload_id} 的上传记录。",
         "no upload with id {upload_id}",

@@ -30,7 +30,18 @@ def list_(principal: Admin, store: StoreDep) -> Any:
     status_code=201,
     response_model=TokenCreated,
     summary="Create a token; its secret is shown this once",
-    responses=responses(401, 403, 422),
+    responses={
+        201: {
+            "description": "The token, with its secret",
+            "links": {
+                "RevokeToken": {
+                    "operationId": "revoke_v1_tokens__token_id__delete",
+                    "parameters": {"token_id": "$response.body#/id"},
+                }
+            },
+        },
+        **responses(401, 403, 422),
+    },
 )
 def create(body: TokenIn, principal: Admin, store: StoreDep, policy: PolicyDep) -> Any:
     """An operator token needs its carrier (a code of the policy, in any case); other roles
