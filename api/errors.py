@@ -30,9 +30,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from api.schemas import PLAIN_TEXT, VISIBLE_TEXT
 from core.exceptions import StoreError
@@ -242,6 +243,18 @@ def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _client_gone(request: Request, exc: Exception) -> Response:
+    # A client that goes away mid-body (a closed laptop, a cancelled upload) is an ordinary
+    # event: one line, no trace; whatever it had sent is already removed (api.upload_stream).
+    logger.warning(
+        "client %s disconnected during %s %s; the request was dropped",
+        request.client.host if request.client else "?",
+        request.method,
+        request.url.path,
+    )
+    return Response(status_code=400)  # never read: there is no one left to send it to
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(
@@ -266,4 +279,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(FileTooLarge, _domain(413, "file_too_large"))
     app.add_exception_handler(FileRefused, _domain(422, "file_refused"))
     app.add_exception_handler(StoreError, _store_unavailable)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)
