@@ -151,7 +151,7 @@ def test_a_month_not_over_cannot_be_closed_and_shows_no_button(
     this_month = month_of(now_local())
     page = client.get(f"/console/report?month={this_month}").text
     assert "close-month" not in page
-    assert client.get(f"/console/months/{this_month}/close").status_code == 422
+    assert client.get(f"/console/months/{this_month}/close").status_code == 409
 
 
 def test_the_downloads_are_the_apis_files_for_the_instant_shown(
