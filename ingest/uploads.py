@@ -528,7 +528,6 @@ def accept_upload(
     carrier: str | None,
     uploaded_by: str,
     max_bytes: int,
-    now: datetime,
 ) -> tuple[Upload, bool]:
     """Take a file received over HTTP (a scratch file, moved into the store); returns
     ``(upload, duplicate)``. The API and the console both call it. Blocking.

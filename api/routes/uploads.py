@@ -136,7 +136,6 @@ async def create_upload(
                 carrier=principal.carrier,
                 uploaded_by=principal.actor,
                 max_bytes=limit,
-                now=now_local(),
             )
         )
     finally:
