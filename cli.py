@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.exceptions import CoreError
+from core.exceptions import CoreError, NoStoreError
 from core.policy import Policy, resolve_policy
 from core.settings import Settings
 from core.store import Store
@@ -300,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--policy", type=Path, help="policy TOML file (default: DATA_DIR/policy.toml or Jiyang's)"
     )
+    # Commands that only read set reads=True: they refuse a folder that holds no store.
+    parser.set_defaults(reads=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     fmt = argparse.ArgumentParser(add_help=False)
     fmt.add_argument("--format", choices=("text", "json"), default="text", help="output format")
@@ -334,13 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", parents=[fmt], help="monthly per-carrier subsidy report")
     rep.add_argument("--month", required=True, help="YYYY-MM (Asia/Shanghai calendar month)")
     rep.add_argument("--as-of", help="ISO 8601 instant (default: now); naive = Asia/Shanghai")
-    rep.set_defaults(func=cmd_report)
+    rep.set_defaults(func=cmd_report, reads=True)
 
     par = sub.add_parser("parcel", parents=[fmt], help="explain one parcel's status and scans")
     par.add_argument("carrier")
     par.add_argument("waybill_no")
     par.add_argument("--as-of", help="ISO 8601 instant (default: now)")
-    par.set_defaults(func=cmd_parcel)
+    par.set_defaults(func=cmd_parcel, reads=True)
 
     demo = sub.add_parser(
         "demo",
@@ -442,9 +444,11 @@ def _add_api_commands(sub: Any, fmt: argparse.ArgumentParser) -> None:
     )
     create.add_argument("--carrier", help="the operator's carrier code (operators only)")
     create.add_argument("--name", help="who holds the token (shown in the audit log)")
-    actions.add_parser("list", parents=[fmt], help="list tokens (never their secret)")
+    listing = actions.add_parser("list", parents=[fmt], help="list tokens (never their secret)")
+    listing.set_defaults(reads=True)
     revoke = actions.add_parser("revoke", parents=[fmt], help="revoke a token at once")
     revoke.add_argument("token_id", type=int, metavar="ID")
+    revoke.set_defaults(reads=True)  # a folder without a store holds no token to revoke
     tokens.set_defaults(func=cmd_tokens)
 
 
@@ -481,8 +485,14 @@ def main(argv: Sequence[str] | None = None, *, on_step: Callable[[str], None] | 
     except ValueError as exc:
         print(f"parcel-subsidy: {exc}", file=sys.stderr)
         return 2
+    store = Store(args.settings.data_dir)
     try:
-        store = Store(args.settings.data_dir).init()
+        # A reading command never creates a store: on a mistyped --data-dir it would print
+        # a plausible all-zero report.
+        store = store.open_existing() if args.reads else store.init()
+    except NoStoreError as exc:
+        print(f"parcel-subsidy: {exc}", file=sys.stderr)
+        return 2
     except (OSError, sqlite3.Error, CoreError) as exc:
         print(
             f"parcel-subsidy: cannot use {args.data_dir} as the data folder ({exc})",

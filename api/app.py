@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -35,7 +37,8 @@ from api.routes import (  # settlement, SPEC §11
     tokens,
     uploads,
 )
-from core.policy import resolve_policy
+from api.throttle import SignInThrottle
+from core.policy import Policy, resolve_policy
 from core.settings import Settings
 from core.store import Store
 
@@ -99,6 +102,7 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     app.state.policy = policy
+    app.state.throttle = SignInThrottle(max_delay=settings.signin_max_delay)
     errors.install(app)
     for module in (health, uploads, reports, parcels, months, awards, sites, audit, jobs, tokens):
         app.include_router(module.router)
@@ -108,4 +112,31 @@ def create_app(
     app.include_router(carriers.router)
     console.install(app)  # the web console under /console/ (api/console)
     docs.install(app)
+    _describe_policy(app, policy)
     return app
+
+
+def _any_case(codes: list[str]) -> str:
+    """A pattern matching exactly ``codes`` in any case (JSON Schema patterns have no flags)."""
+    letters = (
+        "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in code)
+        for code in codes
+    )
+    return f"^({'|'.join(letters)})$"
+
+
+def _describe_policy(app: FastAPI, policy: Policy) -> None:
+    """Write the limits of the policy in force into ``/openapi.json``, which would otherwise
+    promise what the policy then refuses: the award cap is ``award_fen``'s maximum, the
+    carriers are an operator token's choices."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = build()["components"]["schemas"]
+            schemas["AwardIn"]["properties"]["award_fen"]["maximum"] = policy.award_cap_fen
+            carrier = schemas["OperatorTokenIn"]["properties"]["carrier"]
+            carrier["pattern"] = _any_case(sorted(policy.carriers))
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to amend it

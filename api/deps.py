@@ -14,13 +14,22 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field
 
-from api.errors import ApiError
+from api.errors import ApiError, DelayedApiError
+from api.throttle import SignInThrottle
+from core.exceptions import BadValue
 from core.policy import Policy
 from core.settings import Settings
 from core.store import Store
-from core.timeutil import now_local, parse_month, resolve_as_of
+from core.timeutil import (
+    INSTANT_PATTERN,
+    MONTH_PATTERN,
+    now_local,
+    parse_instant,
+    parse_month,
+    resolve_as_of,
+)
 from subsidy.tokens import ROLES, Principal, verify_token
 
 
@@ -39,9 +48,20 @@ def get_policy(request: Request) -> Policy:
     return request.app.state.policy  # type: ignore[no-any-return]
 
 
+def get_throttle(request: Request) -> SignInThrottle:
+    """The app's one sign-in throttle (API tokens and console sign-in alike)."""
+    return request.app.state.throttle  # type: ignore[no-any-return]
+
+
+def client_address(request: Request) -> str:
+    """The address failed sign-ins are counted by."""
+    return request.client.host if request.client else "unknown"
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 PolicyDep = Annotated[Policy, Depends(get_policy)]
+ThrottleDep = Annotated[SignInThrottle, Depends(get_throttle)]
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -52,10 +72,15 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def current_principal(
+    request: Request,
     store: StoreDep,
+    throttle: ThrottleDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, from its bearer token; 401 when there is none or it is unknown or revoked."""
+    """The caller, from its bearer token; 401 when there is none or it is unknown or revoked.
+
+    A wrong token counts as a failed sign-in of the client's address: past 20 a minute, its
+    401 waits (:mod:`api.throttle`; the wait is the error handler's, in the event loop)."""
     if credentials is None:
         raise ApiError(
             401,
@@ -66,11 +91,12 @@ def current_principal(
         )
     principal = verify_token(store, credentials.credentials)
     if principal is None:
-        raise ApiError(
+        raise DelayedApiError(
             401,
             "unauthorized",
             "unknown or revoked token; ask an administrator for a new one",
             headers=_CHALLENGE,
+            delay=throttle.failed(client_address(request)),
         )
     return principal
 
@@ -105,17 +131,22 @@ Finance = Annotated[Principal, Depends(require("finance"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 
 # -- parameters shared by several routes ------------------------------------------------------
-_MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+# Months and instants are read by core.timeutil's parsers, the only ones (ASCII digits, real
+# calendar values); the schema documents their patterns, which match exactly what they accept.
 
 
 def _valid_month(value: str) -> str:
-    parse_month(value)  # ValueError -> 422 with the expected form
+    parse_month(value)  # BadValue (a ValueError) -> 422 with the expected form
     return value
 
 
-#: ``YYYY-MM`` (the pattern documents it; the validator refuses what the pattern lets through).
-MonthText = Annotated[str, StringConstraints(pattern=_MONTH_PATTERN), AfterValidator(_valid_month)]
-MONTH_DOC = "a calendar month in Asia/Shanghai, YYYY-MM"
+#: ``YYYY-MM`` (the pattern documents what :func:`core.timeutil.parse_month` accepts).
+MonthText = Annotated[
+    str,
+    AfterValidator(_valid_month),
+    Field(json_schema_extra={"pattern": MONTH_PATTERN}),
+]
+MONTH_DOC = "a calendar month in Asia/Shanghai, YYYY-MM (ASCII digits, years 1900-2999)"
 
 
 def as_of_param(
@@ -123,17 +154,22 @@ def as_of_param(
         str | None,
         Query(
             description="ISO 8601 instant the figures are computed as of (default: now); a "
-            "naive time or a date alone is Asia/Shanghai",
+            "naive time or a date alone is Asia/Shanghai; ASCII digits, years 1971-2999",
             examples=["2023-06-10T00:00:00+08:00"],
-            max_length=40,
+            json_schema_extra={"pattern": INSTANT_PATTERN},
         ),
     ] = None,
 ) -> datetime:
-    """The ``as_of`` query parameter as an aware instant; now when absent; 422 when unreadable,
-    before 1970 or in the future (:func:`core.timeutil.resolve_as_of`)."""
+    """The ``as_of`` query parameter as an aware instant; now when absent; 422 when it is no
+    instant (:func:`core.timeutil.parse_instant`; an empty one too, as its pattern says),
+    409 while it lies in the future (:func:`core.timeutil.resolve_as_of`)."""
     try:
+        if as_of is not None:
+            parse_instant(as_of)
         return resolve_as_of(as_of, now_local())
-    except ValueError as exc:
+    except BadValue as exc:
+        if exc.code == "as_of_in_future":  # well formed; figures of then do not exist yet
+            raise ApiError(409, "conflict", f"invalid as_of: {exc}") from None
         raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from None
 
 

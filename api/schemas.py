@@ -10,11 +10,49 @@ are ISO 8601 with their Asia/Shanghai offset.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from core.timeutil import DATE_PATTERN, parse_date
 from subsidy.models import Fen, Yuan
+
+
+def _date_text(value: object) -> date:
+    if not isinstance(value, str):
+        raise ValueError(f"not a date: {value!r}; expected text YYYY-MM-DD, e.g. 2023-06-10")
+    return parse_date(value)
+
+
+#: Text a person gives (a code, a name, a document number): no control characters (they end
+#: up in the report's spreadsheet, where they cannot be written) and something visible.
+VISIBLE_TEXT = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+#: Optional text: no control characters.
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _integer_fen(value: object) -> int:
+    # JSON Schema's "integer" is any number without a fraction (100.0 is one); text, booleans
+    # and fractions of a fen are not amounts.
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"not an amount of fen: {value!r}; give an integer number of fen, e.g. 5000")
+
+
+#: An amount given by a user, in integer fen: a JSON number without a fraction (never text,
+#: never true/false, never 0.5 fen).
+FenIn = Annotated[int, BeforeValidator(_integer_fen)]
+
+
+#: A calendar date given by a user: text ``YYYY-MM-DD`` in ASCII digits, read by
+#: :func:`core.timeutil.parse_date` (never a number of seconds, nor full-width digits).
+DateText = Annotated[
+    date,
+    BeforeValidator(_date_text),
+    WithJsonSchema({"type": "string", "pattern": DATE_PATTERN, "examples": ["2023-06-10"]}),
+]
 
 
 class Health(BaseModel):
@@ -133,13 +171,18 @@ class AwardIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    site_code: str = Field(min_length=1, max_length=64, description="a district_center site")
-    accredited_on: date = Field(description="date of the accreditation (认定日期)")
-    document_no: str = Field(
-        min_length=1, max_length=200, description="accreditation document number (认定文号)"
+    site_code: str = Field(
+        min_length=1, max_length=64, pattern=VISIBLE_TEXT, description="a district_center site"
     )
-    award_fen: int = Field(
-        strict=True, gt=0, le=10**12, description="the award in integer fen, at most the cap"
+    accredited_on: DateText = Field(description="date of the accreditation (认定日期)")
+    document_no: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=VISIBLE_TEXT,
+        description="accreditation document number (认定文号), not blank",
+    )
+    award_fen: FenIn = Field(
+        gt=0, le=10**12, description="the award in integer fen, at most the policy's cap"
     )
 
 
@@ -172,12 +215,12 @@ class SiteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    site_code: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    site_code: str = Field(min_length=1, max_length=64, pattern=VISIBLE_TEXT)
+    name: str = Field(min_length=1, max_length=200, pattern=VISIBLE_TEXT)
     kind: SiteKindText
-    town: str | None = Field(default=None, max_length=100)
-    active_from: date
-    active_to: date | None = Field(default=None, description="empty: still active")
+    town: str | None = Field(default=None, max_length=100, pattern=PLAIN_TEXT)
+    active_from: DateText
+    active_to: DateText | None = Field(default=None, description="empty: still active")
 
 
 class SiteOut(BaseModel):
@@ -234,16 +277,30 @@ class AuditPage(BaseModel):
     next_after: int | None = Field(description="pass as after= for the next page; null at end")
 
 
-class TokenIn(BaseModel):
-    """A token to create."""
+class OperatorTokenIn(BaseModel):
+    """An operator's token to create: bound to one carrier."""
 
     model_config = ConfigDict(extra="forbid")
 
-    role: Literal["operator", "finance", "auditor", "admin"]
-    carrier: str | None = Field(
-        default=None, max_length=20, description="operators only: the carrier code"
+    role: Literal["operator"]
+    carrier: str = Field(
+        max_length=20, description="the carrier code, one of the policy's (e.g. ZTO)"
     )
     name: str | None = Field(default=None, max_length=100, description="who holds the token")
+
+
+class StaffTokenIn(BaseModel):
+    """A finance, auditor or admin token to create: these roles have no carrier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["finance", "auditor", "admin"]
+    carrier: None = Field(default=None, description="none: only operators have a carrier")
+    name: str | None = Field(default=None, max_length=100, description="who holds the token")
+
+
+#: A token to create; the role says which fields it has.
+TokenIn = Annotated[OperatorTokenIn | StaffTokenIn, Field(discriminator="role")]
 
 
 class TokenOut(BaseModel):

@@ -13,8 +13,9 @@ Hierarchy::
         │   └── NoStoreError     a reading command was pointed at a folder that holds no store
         ├── PolicyError          the policy file is invalid (a rate above the cap, a bad window)
         └── BadValue             (also a ValueError) a month, date, instant or amount given by a
-                                 user is not one: codes ``bad_month``, ``bad_instant``,
-                                 ``as_of_too_early``, ``as_of_in_future``, ``bad_yuan``
+                                 user is not one: codes ``bad_month``, ``bad_date``,
+                                 ``bad_instant``, ``as_of_too_early``, ``as_of_in_future``,
+                                 ``bad_yuan``
 """
 
 from __future__ import annotations

@@ -42,6 +42,14 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="seconds between two runs of the inbox ingest job (serve --ingest-every)",
     )
+    signin_max_delay: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        allow_inf_nan=False,
+        description="longest wait, in seconds, before answering a failed sign-in once a client "
+        "has failed 20 times within a minute (api.throttle)",
+    )
     ingest_in_background: bool = Field(
         default=True,
         description="ingest an accepted upload right after answering 202; when false, the "

@@ -34,7 +34,7 @@ from pathlib import Path
 import polars as pl
 
 from core.events import EVENT_SCHEMA, ScanType
-from core.exceptions import StoreError
+from core.exceptions import NoStoreError, StoreError
 from core.timeutil import now_local
 
 DB_NAME = "parcel_subsidy.sqlite"
@@ -307,6 +307,18 @@ class Store:
             for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 db.executescript(f"BEGIN; {script}; PRAGMA user_version = {i}; COMMIT;")
         return self
+
+    def open_existing(self) -> Store:
+        """The store this folder already holds, brought up to date (:meth:`init`); raises
+        :class:`NoStoreError` and creates nothing when it holds none (a mistyped
+        ``--data-dir`` must not read as an empty store)."""
+        if not self.db_path.is_file():
+            raise NoStoreError(
+                f"{self.root} holds no store (no {DB_NAME}); check --data-dir, or create one "
+                "with 'sites import', 'ingest' or 'demo'",
+                data_dir=str(self.root),
+            )
+        return self.init()
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:

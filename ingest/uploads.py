@@ -201,6 +201,28 @@ def _refuse(store: Store, upload_id: int, reason: str) -> None:
         store.audit(db, "ingest", "upload.refused", f"upload:{upload_id}", new={"error": reason})
 
 
+def refuse_upload(store: Store, upload_id: int, reason: str) -> Upload:
+    """Record a registered upload as refused whole, with ``reason``, without ingesting it: for
+    a refusal found before any row is read (:func:`ingest.reader.check_upload`, whose reasons
+    are those :func:`ingest_upload` would give). The file stays kept for audit. An upload no
+    longer ``received`` (an ingest got there first) is left as it is. Returns its ledger row.
+    """
+    with store.transaction() as db:
+        changed = db.execute(
+            "UPDATE uploads SET status='refused', error=?, ingested_at=? "
+            "WHERE id=? AND status='received'",
+            (reason, timestamp(), upload_id),
+        ).rowcount
+        if changed:
+            store.audit(
+                db, "ingest", "upload.refused", f"upload:{upload_id}", new={"error": reason}
+            )
+    upload = get_upload(store, upload_id)
+    if upload is None:
+        raise StoreError(f"no upload with id {upload_id}")
+    return upload
+
+
 def _existing_identities(
     store: Store, carrier: str, month: str, lo_us: int, hi_us: int
 ) -> pl.LazyFrame | None:
@@ -506,16 +528,17 @@ def accept_upload(
     carrier: str | None,
     uploaded_by: str,
     max_bytes: int,
-    now: datetime,
 ) -> tuple[Upload, bool]:
     """Take a file received over HTTP (a scratch file, moved into the store); returns
     ``(upload, duplicate)``. The API and the console both call it. Blocking.
 
     The same-bytes rules are :func:`register_upload`'s: bytes on record for another carrier
     raise :class:`UploadConflict`. New bytes that cannot be an export, as their metadata alone
-    shows (:func:`ingest.reader.check_upload`), are ingested at once, which refuses and records
-    them (kept for audit). An upload refused now or before raises :class:`FileRefused` with its
-    reason; anything else is left ``received`` for the caller to ingest (in the background).
+    shows (:func:`ingest.reader.check_upload`), are recorded refused at once with that reason
+    (the one an ingest would give; kept for audit) by :func:`refuse_upload`: no ingest runs
+    on the request's path. An upload refused now or before raises :class:`FileRefused` with
+    its reason; anything else is left ``received`` for the caller to ingest (in the
+    background).
     """
     with store.connect() as db:
         known = db.execute("SELECT 1 FROM uploads WHERE sha256=?", (sha256,)).fetchone()
@@ -536,8 +559,8 @@ def accept_upload(
         move=True,
     )
     created = upload.created
-    if refusal is not None and upload.status == "received":
-        upload = ingest_upload(store, upload.id, policy, now=now)
+    if refusal is not None and created:
+        upload = refuse_upload(store, upload.id, refusal)
     if upload.status == "refused":
         when = f"upload {upload.id}" if created else f"refused before, as upload {upload.id}"
         raise FileRefused(f"{upload.error} ({when})")

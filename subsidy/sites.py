@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from core.store import Store
+from core.timeutil import DATE_PATTERN
 from subsidy.exceptions import SiteRegistryError
 
 SITE_KINDS: tuple[str, ...] = ("district_center", "village_hub", "other")
@@ -78,18 +79,30 @@ def _read_registry_file(path: Path) -> pl.DataFrame:
     return df.select(pl.col(c).str.strip_chars().replace("", None) for c in REGISTRY_COLUMNS)
 
 
+def _date_of(column: str) -> pl.Expr:
+    """The column's dates; null for text that is not :data:`core.timeutil.DATE_PATTERN`
+    (ASCII digits, a real day: the one grammar of dates given by users)."""
+    text = pl.col(column)
+    return pl.when(text.str.contains(DATE_PATTERN)).then(text.str.to_date("%Y-%m-%d", strict=False))
+
+
 def parse_registry(path: Path) -> pl.DataFrame:
     """Read and validate a registry file (CSV or Parquet); every problem is listed at once."""
     df = _read_registry_file(path).with_row_index("line", offset=2)
     parsed = df.with_columns(
-        pl.col("active_from").str.to_date("%Y-%m-%d", strict=False).alias("_from"),
-        pl.col("active_to").str.to_date("%Y-%m-%d", strict=False).alias("_to"),
+        _date_of("active_from").alias("_from"), _date_of("active_to").alias("_to")
     )
     problems: list[dict[str, object]] = []
     # check code -> (what is wrong, the rows it is wrong for)
     checks = {
         "site_code_empty": ("site_code is empty", pl.col("site_code").is_null()),
         "name_empty": ("name is empty", pl.col("name").is_null()),
+        "control_character": (
+            "site_code, name or town holds a control character",
+            pl.any_horizontal(
+                pl.col(c).str.contains(r"[\x00-\x1f\x7f]") for c in ("site_code", "name", "town")
+            ),
+        ),
         "bad_kind": (
             f"kind is not one of {', '.join(SITE_KINDS)}",
             ~pl.col("kind").fill_null("").is_in(SITE_KINDS),

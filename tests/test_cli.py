@@ -414,7 +414,8 @@ def test_killed_ingest_then_retry_equals_a_clean_run(
 def test_an_unusable_data_dir_is_one_line_not_a_traceback(
     capsys: pytest.CaptureFixture[str], data_dir: str
 ) -> None:
-    assert cli.main(["--data-dir", data_dir, "report", "--month", "2023-05"]) == 2
+    """A command that would create the store, on a folder that cannot hold one."""
+    assert cli.main(["--data-dir", data_dir, "tokens", "create", "--role", "admin"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"parcel-subsidy: cannot use {data_dir} as the data folder")
     assert err.count("\n") == 1
@@ -496,3 +497,79 @@ def test_the_data_dir_comes_from_the_environment_when_no_flag_says(
     sites = write_sites_csv(tmp_path / "sites.csv")
     assert cli.main(["sites", "import", str(sites)]) == 0
     assert (tmp_path / "from-env" / "parcel_subsidy.sqlite").is_file()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["report", "--month", "2023-05", "--format", "json"], id="report"),
+        pytest.param(["parcel", "ZTO", "ZT7000000001", "--format", "json"], id="parcel"),
+        pytest.param(["tokens", "list"], id="tokens-list"),
+        pytest.param(["tokens", "revoke", "1"], id="tokens-revoke"),
+    ],
+)
+@pytest.mark.parametrize("exists", [False, True], ids=["no-folder", "empty-folder"])
+def test_reading_commands_refuse_a_folder_without_a_store_and_create_none(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str], exists: bool
+) -> None:
+    """A mistyped --data-dir gives exit 2 and one line, not a plausible all-zero report, and
+    the folder is left as it was."""
+    data = tmp_path / "mistyped"
+    if exists:
+        data.mkdir()
+    code, out, err = run(capsys, "--data-dir", data, *command)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"parcel-subsidy: {data} holds no store (no parcel_subsidy.sqlite); check --data-dir, "
+        "or create one with 'sites import', 'ingest' or 'demo'\n"
+    )
+    assert (list(data.iterdir()) == []) if exists else not data.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["tokens", "create", "--role", "admin"], id="tokens-create"),
+        pytest.param(["ingest", "missing.parquet", "--carrier", "ZTO"], id="ingest"),
+    ],
+)
+def test_writing_commands_still_create_the_store(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    data = tmp_path / "fresh"
+    run(capsys, "--data-dir", data, *command)
+    assert (data / "parcel_subsidy.sqlite").is_file()
+
+
+NON_ASCII = {
+    "full-width": str.maketrans("0123456789", "０１２３４５６７８９"),
+    "arabic-indic": str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"),
+}
+
+
+@pytest.mark.parametrize("digits", NON_ASCII.values(), ids=NON_ASCII.keys())
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        pytest.param(["report", "--month", "{2023-05}"], "not a month", id="report-month"),
+        pytest.param(
+            ["report", "--month", "2023-05", "--as-of", "{2023-06-10}"],
+            "not an ISO 8601 time",
+            id="report-as-of",
+        ),
+        pytest.param(
+            ["parcel", "ZTO", "ZT7000000001", "--as-of", "{2023-06-10}"],
+            "not an ISO 8601 time",
+            id="parcel-as-of",
+        ),
+    ],
+)
+def test_months_and_as_of_in_other_digits_exit_2(
+    ps: Cli, argv: list[str], words: str, digits: dict[int, str]
+) -> None:
+    """``--month ２０２３-05`` is no month: exit 2 with one line naming it."""
+    given = [a[1:-1].translate(digits) if a.startswith("{") else a for a in argv]
+    code, out, err = ps(*given)
+    assert (code, out) == (2, "")
+    assert words in err and "ASCII digits" in err
+    assert err.count("\n") == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from api.console import i18n
@@ -17,6 +18,7 @@ from api.console.session import (
     set_lang_cookie,
     set_session_cookie,
 )
+from api.deps import StoreDep, ThrottleDep, client_address
 from subsidy.tokens import verify_token
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -66,8 +68,10 @@ def login_form(
 
 
 @router.post("/console/login", include_in_schema=False)
-def login(
+async def login(
     request: Request,
+    store: StoreDep,
+    throttle: ThrottleDep,
     token: FormText,
     csrf: FormText = "",
     next: FormText = "",
@@ -75,10 +79,13 @@ def login(
     """Verify the token (as the API does) and start a session; 401 and the form again if not.
 
     A browser already signed in (a form of its session) switches to the new token's session.
+    A wrong token counts against the client's address with the API's (one throttle): past
+    20 a minute, the 401 waits (:mod:`api.throttle`), awaited here, in the event loop.
     """
     check_csrf(request, optional_user(request), csrf)
-    principal = verify_token(request.app.state.store, token.strip())
+    principal = await run_in_threadpool(verify_token, store, token.strip())
     if principal is None:
+        await throttle.pause(throttle.failed(client_address(request)))
         t = i18n.translator(lang_of(request))
         return page(
             request,
@@ -89,9 +96,9 @@ def login(
             error=t("auth.bad_token"),
             notice=None,
         )
-    store = sessions(request)
-    store.drop(request.cookies.get("ps_session"))
-    session = store.create(token.strip(), principal)
+    kept = sessions(request)
+    kept.drop(request.cookies.get("ps_session"))
+    session = kept.create(token.strip(), principal)
     response = RedirectResponse(safe_next(next, home_url(session)), status_code=303)
     set_session_cookie(response, request, session)
     return response

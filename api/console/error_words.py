@@ -27,16 +27,17 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "invalid request: {fields}",
     ),
     "err.bad_month": (
-        "「{value}」不是有效的月份；请按 YYYY-MM 填写，例如 2023-05。",
-        "not a month: {value!r}; expected YYYY-MM, e.g. 2023-05",
+        "「{value}」不是有效的月份；请用半角数字按 YYYY-MM 填写，例如 2023-05。",
+        "not a month: {value!r}; expected YYYY-MM in ASCII digits, e.g. 2023-05",
     ),
     "err.bad_instant": (
-        "「{value}」不是有效的时间；请填写如 2023-06-10T00:00:00+08:00 或 2023-06-10。",
-        "not an ISO 8601 time: {value!r}; use e.g. 2023-06-10T00:00:00+08:00 or 2023-06-10",
+        "「{value}」不是有效的时间；请用半角数字填写，如 2023-06-10T00:00:00+08:00 或 2023-06-10。",
+        "not an ISO 8601 time: {value!r}; use e.g. 2023-06-10T00:00:00+08:00 or 2023-06-10 "
+        "(ASCII digits, years 1971-2999)",
     ),
     "err.as_of_too_early": (
-        "计算时点「{value}」早于 1970 年，没有那么早的扫描记录。",
-        "as_of {value!r} lies before 1970; no scan is that old",
+        "计算时点「{value}」早于 1971 年，没有那么早的扫描记录。",
+        "as_of {value!r} lies before 1971; no scan is that old",
     ),
     "err.as_of_in_future": (
         "计算时点「{value}」在将来（现在是北京时间 {now}）；数据只算到现在。",
@@ -48,8 +49,8 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "not a yuan amount with at most 2 decimals: {value!r}",
     ),
     "err.bad_date": (
-        "「{value}」不是有效的日期；请按 YYYY-MM-DD 填写。",
-        "not a date: {value!r}; expected YYYY-MM-DD",
+        "「{value}」不是有效的日期；请用半角数字按 YYYY-MM-DD 填写。",
+        "not a date: {value!r}; expected YYYY-MM-DD in ASCII digits, e.g. 2023-06-10",
     ),
     "err.month_not_begun": (
         "{month} 尚未开始（现在是北京时间 {now}）；请选择不晚于本月的月份。",
@@ -184,6 +185,10 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "site_check.active_to_before_from": ("停用日期早于启用日期", "active_to is before active_from"),
     "site_check.duplicate_site_code": ("站点编码重复", "site_code appears twice"),
+    "site_check.control_character": (
+        "站点编码、名称或镇街含有控制字符",
+        "site_code, name or town holds a control character",
+    ),
     "err.upload_not_found": (
         "没有编号为 {upload_id} 的上传记录。",
         "no upload with id {upload_id}",

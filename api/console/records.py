@@ -10,7 +10,6 @@ its target named (``award:3`` -> 奖励 #3), and old and new values as ``key: va
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
@@ -23,11 +22,10 @@ from api.console import i18n
 from api.console.render import ConsoleRoute, error_status, lang_of, page
 from api.console.session import FinanceUser, Session, StaffUser, check_csrf
 from api.deps import PolicyDep, StoreDep
-from core.exceptions import BadValue
 from core.money import yuan_to_fen
 from core.policy import Policy
 from core.store import Store
-from core.timeutil import now_local
+from core.timeutil import now_local, parse_date
 from ingest.ledger import read_audit_log
 from subsidy.awards import advance_award, list_awards, record_award
 from subsidy.exceptions import NotFoundError, SubsidyError
@@ -41,7 +39,6 @@ AUDIT_PAGE = 50
 FormText = Annotated[str, Form(max_length=500)]
 #: The steps of an award the console offers: path part -> the status it moves the award to.
 STEPS = {"approve": "approved", "pay": "paid"}
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: Value keys shown by the label of their value (``status: accredited`` -> 状态: 已认定).
 _VALUE_LABELS = {"status": "award_status", "role": "role", "kind": "kind"}
 #: Groups tried for the keys of a nested mapping (``by_kind``, ``rejected_by_reason``).
@@ -181,14 +178,9 @@ def awards_page(
 
 
 def _accreditation_date(text: str) -> date:
-    """``YYYY-MM-DD`` in ASCII digits (:class:`BadValue` ``bad_date`` otherwise)."""
-    value = text.strip()
-    try:
-        if _DATE.fullmatch(value):
-            return date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise BadValue(f"not a date: {value!r}; expected YYYY-MM-DD", code="bad_date", value=value)
+    """``YYYY-MM-DD`` in ASCII digits, a real day (:func:`core.timeutil.parse_date`, the API's
+    parser; :class:`BadValue` ``bad_date`` otherwise)."""
+    return parse_date(text.strip())
 
 
 @router.post("/console/awards", include_in_schema=False)

@@ -127,7 +127,9 @@ def finance_budget(
             actor=session.principal.actor,
         )
     except (SubsidyError, ValueError) as exc:
-        return _finance_page(request, session, store, settings, year, problem=str(exc))
+        return _finance_page(
+            request, session, store, settings, year, problem=i18n.error_text(exc, lang_of(request))
+        )
     return RedirectResponse(f"/console/finance?year={year}", status_code=303)
 
 
@@ -281,7 +283,15 @@ def statement_action(
     except (SubsidyError, ValueError) as exc:
         s = st.get_statement(store, statement_id)
         status = error_status(request, exc) if isinstance(exc, SubsidyError) else 422
-        return _statement_page(request, session, store, policy, s, status=status, problem=str(exc))
+        return _statement_page(
+            request,
+            session,
+            store,
+            policy,
+            s,
+            status=status,
+            problem=i18n.error_text(exc, lang_of(request)),
+        )
     return RedirectResponse(f"/console/statements/{statement_id}?done={action}", status_code=303)
 
 
@@ -321,7 +331,7 @@ def reconcile_upload(
             status=error_status(request, exc),
             session=session,
             results=None,
-            problem=str(exc),
+            problem=i18n.error_text(exc, lang_of(request)),
         )
     return page(
         request,

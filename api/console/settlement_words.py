@@ -108,4 +108,40 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "statement_action.approve": ("审核", "Approved"),
     "statement_action.pay": ("拨付", "Paid"),
     "statement_action.reverse": ("退回", "Reversed"),
+    # the words of settlement's errors (api.console.i18n.error_text: err.<code>)
+    "err.same_person": (
+        "{name} 不能审核：上一步由同一人签署，须由另一人审核（双人复核）。",
+        "{name} cannot approve: the same person signed the step before (four eyes).",
+    ),
+    "err.unnamed_signer": (
+        "没有姓名的令牌不能提交或审核：双人复核须知道签署人；请管理员用 --name 创建令牌。",
+        "A token without a name cannot sign: four eyes need to know who signs.",
+    ),
+    "err.bad_transition": (
+        "结算单 {id} 的当前状态不允许此操作（草稿→待审核→待拨付→已拨付；退回：已拨付→待拨付）。",
+        "Statement {id} cannot do that from its status (draft → submitted → approved → paid).",
+    ),
+    "err.amount_mismatch": (
+        "拨付金额 {amount_fen} 分与应付金额 {payable_fen} 分不符；请按应付金额拨付。",
+        "The amount {amount_fen} fen is not the payable of {payable_fen} fen.",
+    ),
+    "err.below_committed": (
+        "{year} 年度预算 {amount_fen} 分低于已结算（承诺）的 {committed_fen} 分；"
+        "请至少设定为该金额。",
+        "The {year} budget of {amount_fen} fen is below the {committed_fen} fen committed.",
+    ),
+    "err.unknown_statement": ("没有编号为 {id} 的结算单。", "No statement with id {id}."),
+    "err.bad_header": (
+        "回单文件须有列：statement_id（或 carrier 与 month）、voucher_no、paid_on、amount_fen。",
+        "The bank file needs statement_id (or carrier and month), voucher_no, paid_on, amount_fen.",
+    ),
+    "err.missing_voucher": ("凭证号为空。", "The voucher number is empty."),
+    "err.missing_document_no": (
+        "预算文号为空；请填写设定预算的文件。",
+        "The budget's document number is empty.",
+    ),
+    "err.bad_account": (
+        "「{value}」不是银行账号（8-40 位数字，可含空格和连字符）。",
+        "{value!r} is not a bank account number (8-40 digits).",
+    ),
 }

@@ -121,7 +121,6 @@ async def upload(
                 carrier=session.principal.carrier,
                 uploaded_by=session.principal.actor,
                 max_bytes=limit,
-                now=now_local(),
             )
         )
     finally:

@@ -26,12 +26,26 @@ def list_(principal: Staff, store: StoreDep) -> Any:
     return [a.as_dict() for a in list_awards(store)]
 
 
+def _award_link(operation_id: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "parameters": {"award_id": "$response.body#/id"}}
+
+
 @router.post(
     "",
     status_code=201,
     response_model=AwardOut,
     summary="Record an accredited center and its award (finance)",
-    responses=responses(401, 403, 409, 422),
+    responses={
+        201: {
+            "description": "The award, recorded as accredited",
+            "links": {  # what a client (and schemathesis' stateful run) does next with it
+                "GetAward": _award_link("get_v1_center_awards__award_id__get"),
+                "ApproveAward": _award_link("approve_v1_center_awards__award_id__approve_post"),
+                "PayAward": _award_link("pay_v1_center_awards__award_id__pay_post"),
+            },
+        },
+        **responses(401, 403, 409, 422),
+    },
 )
 def create(body: AwardIn, principal: Finance, store: StoreDep, policy: PolicyDep) -> Any:
     """At most one award per center (409 for a second); ``award_fen`` at most the policy's
@@ -66,7 +80,13 @@ def get(award_id: AwardId, principal: Staff, store: StoreDep) -> Any:
     "/{award_id}/approve",
     response_model=AwardOut,
     summary="Approve an accredited award (finance)",
-    responses=responses(401, 403, 404, 409, 422),
+    responses={
+        200: {
+            "description": "The award, approved",
+            "links": {"PayAward": _award_link("pay_v1_center_awards__award_id__pay_post")},
+        },
+        **responses(401, 403, 404, 409, 422),
+    },
 )
 def approve(award_id: AwardId, principal: Finance, store: StoreDep) -> Any:
     """accredited -> approved; 409 from any other status."""

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/parcels", tags=["parcels"])
     "/{carrier}/{waybill_no}",
     response_model=ParcelExplanation,
     summary="Explain one parcel: status, reason, departure, arrival and its scans",
-    responses=responses(401, 403, 404, 422),
+    responses=responses(401, 403, 404, 409, 422),
 )
 def parcel(
     carrier: Annotated[str, PathParam(min_length=1, max_length=20, description="e.g. ZTO")],

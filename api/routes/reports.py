@@ -51,7 +51,7 @@ def _to(
                 XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
             },
         },
-        **responses(401, 403, 422),
+        **responses(401, 403, 409, 422),
     },
 )
 def monthly(
@@ -78,7 +78,7 @@ def monthly(
     response_model=Summary,
     response_model_by_alias=True,
     summary="The monthly reports of a range of months, added up per carrier",
-    responses=responses(401, 403, 422),
+    responses=responses(401, 403, 409, 422),
 )
 def summary_(
     principal: Reader,

@@ -30,11 +30,27 @@ from subsidy.tokens import Principal
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
 
+
+def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
+    """``schema`` with each ``$ref`` to ``defs`` (its ``$defs``) replaced by the definition:
+    the body is declared by hand below, so FastAPI lists none of its models in the schema's
+    components, and a ``$ref`` there would point at nothing."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inlined(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inlined(v, defs) for v in schema]
+    return schema
+
+
+_SITES_IN = SitesIn.model_json_schema()
 _PUT_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/SitesIn"}},
+            "application/json": {"schema": _inlined(_SITES_IN, _SITES_IN.get("$defs", {}))},
             "text/csv": {
                 "schema": {
                     "type": "string",

@@ -60,19 +60,17 @@ def list_(
     month: Annotated[MonthText | None, Query(description="YYYY-MM; all months if absent")] = None,
     format: Annotated[Literal["json", "xlsx"], Query(description="xlsx: 拨付清单")] = "json",
 ) -> Any:
-    """An operator gets its own carrier's statements only. ``format=xlsx`` (with ``month``)
-    is the payment list for the bank: A4 landscape, one page wide."""
+    """An operator gets its own carrier's statements only. ``format=xlsx`` is the payment
+    list for the bank (the month's, or every month's): A4 landscape, one page wide."""
     rows = statements.list_statements(store, month=month, carrier=principal.carrier)
-    if format == "xlsx":
-        if month is None:
-            raise ApiError(422, "validation_error", "the payment list needs month=YYYY-MM")
+    if format == "xlsx":  # without month: every month's signed statements
         content = payment_list.payment_list_xlsx(store, policy, month, rows)
-        return _download(content, XLSX_MEDIA_TYPE, f"payment-list-{month}.xlsx")
+        return _download(content, XLSX_MEDIA_TYPE, f"payment-list-{month or 'all'}.xlsx")
     return [s.as_dict() for s in rows]
 
 
 @router.get(
-    "/{statement_id}",
+    "/{statement_id:int}",
     response_model=StatementOut,
     summary="One statement with its moves, or its documents (format=pdf|csv|xlsx)",
     responses={
@@ -108,7 +106,7 @@ _MOVE = responses(401, 403, 404, 409, 422)
 
 
 @router.post(
-    "/{statement_id}/submit",
+    "/{statement_id:int}/submit",
     response_model=StatementOut,
     summary="draft -> submitted (finance, a named token)",
     responses=_MOVE,
@@ -121,7 +119,7 @@ def submit(statement_id: StatementId, principal: Finance, store: StoreDep) -> An
 
 
 @router.post(
-    "/{statement_id}/approve",
+    "/{statement_id:int}/approve",
     response_model=StatementOut,
     summary="submitted -> approved (finance, another person than the submitter)",
     responses=_MOVE,
@@ -135,7 +133,7 @@ def approve(statement_id: StatementId, principal: Finance, store: StoreDep) -> A
 
 
 @router.post(
-    "/{statement_id}/pay",
+    "/{statement_id:int}/pay",
     response_model=StatementOut,
     summary="approved -> paid (finance)",
     responses=_MOVE,
@@ -153,7 +151,7 @@ def pay(statement_id: StatementId, body: PayIn, principal: Finance, store: Store
 
 
 @router.post(
-    "/{statement_id}/reverse",
+    "/{statement_id:int}/reverse",
     response_model=StatementOut,
     summary="paid -> approved, a failed transfer (finance)",
     responses=_MOVE,

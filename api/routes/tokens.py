@@ -13,6 +13,7 @@ from fastapi import Path as PathParam
 from api.deps import Admin, PolicyDep, StoreDep
 from api.errors import responses
 from api.schemas import TokenCreated, TokenIn, TokenOut
+from subsidy.exceptions import InvalidValueError
 from subsidy.tokens import create_token, list_tokens, revoke_token
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
@@ -29,10 +30,28 @@ def list_(principal: Admin, store: StoreDep) -> Any:
     status_code=201,
     response_model=TokenCreated,
     summary="Create a token; its secret is shown this once",
-    responses=responses(401, 403, 422),
+    responses={
+        201: {
+            "description": "The token, with its secret",
+            "links": {
+                "RevokeToken": {
+                    "operationId": "revoke_v1_tokens__token_id__delete",
+                    "parameters": {"token_id": "$response.body#/id"},
+                }
+            },
+        },
+        **responses(401, 403, 422),
+    },
 )
 def create(body: TokenIn, principal: Admin, store: StoreDep, policy: PolicyDep) -> Any:
-    """An operator token needs its carrier; other roles have none."""
+    """An operator token needs its carrier (a code of the policy, in any case); other roles
+    have none."""
+    if body.carrier is not None and not (
+        body.carrier.isascii() and body.carrier.upper() in policy.carriers
+    ):
+        raise InvalidValueError(
+            f"unknown carrier {body.carrier!r}; known: {', '.join(sorted(policy.carriers))}"
+        )
     token, info = create_token(
         store,
         role=body.role,

@@ -94,7 +94,20 @@ def visible_upload(store: Store, upload_id: int, principal: Principal) -> Upload
     openapi_extra=_UPLOAD_BODY,
     responses={
         200: {"model": UploadOut, "description": "The same bytes again: the first upload"},
-        202: {"model": UploadOut, "description": "Accepted; ingestion runs in the background"},
+        202: {
+            "model": UploadOut,
+            "description": "Accepted; ingestion runs in the background",
+            "links": {
+                "GetUpload": {
+                    "operationId": "get_v1_uploads__upload_id__get",
+                    "parameters": {"upload_id": "$response.body#/id"},
+                },
+                "GetRejects": {
+                    "operationId": "rejects_v1_uploads__upload_id__rejects_get",
+                    "parameters": {"upload_id": "$response.body#/id"},
+                },
+            },
+        },
         **responses(401, 403, 409, 413, 422),
     },
 )
@@ -123,7 +136,6 @@ async def create_upload(
                 carrier=principal.carrier,
                 uploaded_by=principal.actor,
                 max_bytes=limit,
-                now=now_local(),
             )
         )
     finally:

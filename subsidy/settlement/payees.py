@@ -91,6 +91,7 @@ def set_payee(
             f"unknown carrier {carrier!r}; known: {', '.join(sorted(carriers))}",
             code="unknown_carrier",
             carrier=carrier,
+            known=sorted(carriers),
         )
     name = _clean(payee_name, "payee_name")
     bank_name = _clean(bank, "bank")

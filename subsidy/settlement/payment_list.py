@@ -45,15 +45,16 @@ _HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
 
 
 def payment_list_xlsx(
-    store: Store, policy: Policy, month: str, statements: Sequence[Statement]
+    store: Store, policy: Policy, month: str | None, statements: Sequence[Statement]
 ) -> bytes:
-    """The payment list of ``month`` (the given statements, in carrier order) as XLSX bytes."""
+    """The payment list of ``month`` (``None``: of every month) as XLSX bytes; the given
+    statements in their order."""
     wb = Workbook()
     ws = wb.active
-    ws.title = f"拨付清单 {month}"
-    year, mon = month.split("-")
+    ws.title = f"拨付清单 {month or '全部'}"
+    period = "全部月份" if month is None else "{}年{}月".format(*month.split("-"))
     last = len(COLUMNS)
-    ws.cell(row=1, column=1, value=f"济阳区电商快递进村补贴拨付清单（{year}年{mon}月）")
+    ws.cell(row=1, column=1, value=f"济阳区电商快递进村补贴拨付清单（{period}）")
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=last)
     ws["A1"].font = Font(bold=True, size=15)
     ws["A1"].alignment = Alignment(horizontal="center")
@@ -74,7 +75,8 @@ def payment_list_xlsx(
             values: list[Any] = [
                 n,
                 s.id,
-                f"{policy.carriers.get(s.carrier, '')} {s.carrier}",
+                f"{policy.carriers.get(s.carrier, '')} {s.carrier}"
+                + ("" if month else f" {s.month}"),
                 (s.payee_name if fixed else registry.payee_name) or "（未登记）",
                 (s.bank if fixed else registry.bank) or "（未登记）",
                 (s.account_no if fixed else registry.account_no) or "（未登记）",

@@ -145,17 +145,19 @@ def test_operator_xlsx_and_csv_hold_only_its_carrier(
 @pytest.mark.parametrize(
     ("query", "words"),
     [
-        pytest.param("month=2023-13", "a month YYYY-MM", id="month-13"),
-        pytest.param("month=2023-5", "a month YYYY-MM", id="one-digit-month"),
-        pytest.param("month=May", "a month YYYY-MM", id="word"),
+        pytest.param("month=2023-13", "not a month: '2023-13'", id="month-13"),
+        pytest.param("month=2023-5", "expected YYYY-MM", id="one-digit-month"),
+        pytest.param("month=May", "expected YYYY-MM", id="word"),
+        pytest.param("month=２０２３-05", "in ASCII digits", id="full-width-month"),
+        pytest.param("month=٢٠٢٣-05", "in ASCII digits", id="arabic-indic-month"),
+        pytest.param("month=2023-05&as_of=２０２３-06-10", "not an ISO", id="full-width-as-of"),
+        pytest.param("month=2023-05&as_of=", "not an ISO", id="empty-as-of"),
         pytest.param("month=2023-05&as_of=yesterday", "not an ISO 8601 time", id="bad-as-of"),
         pytest.param("month=2023-05&format=pdf", "format", id="bad-format"),
         pytest.param("", "month", id="no-month"),
-        pytest.param("month=2099-01", "has not begun yet", id="future-month"),
-        pytest.param("month=2023-05&as_of=2199-12-31", "lies in the future", id="future-as-of"),
-        pytest.param("month=2023-05&as_of=1969-12-31", "before 1970", id="as-of-before-1970"),
+        pytest.param("month=2023-05&as_of=1969-12-31", "before 1971", id="as-of-before-1971"),
         pytest.param(
-            "month=2023-05&as_of=0001-01-01T00:00:00%2B14:00", "not an ISO", id="as-of-overflow"
+            "month=2023-05&as_of=0001-01-01T00:00:00%2B14:00", "before 1971", id="as-of-year-1"
         ),
     ],
 )
@@ -168,6 +170,23 @@ def test_bad_report_parameters_are_422_with_a_readable_detail(
     body = resp.json()
     assert set(body) <= {"detail", "code", "errors"}
     assert words in body["detail"], body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        pytest.param("month=2099-01", "has not begun yet", id="future-month"),
+        pytest.param("month=2023-05&as_of=2099-12-31", "lies in the future", id="future-as-of"),
+    ],
+)
+def test_figures_of_a_time_to_come_are_409(
+    client: TestClient, tokens: dict[str, str], query: str, words: str
+) -> None:
+    """A well-formed month or as_of that lies ahead is no bad request but one made too early:
+    409, saying so."""
+    resp = client.get(f"/v1/reports/monthly?{query}", headers=bearer(tokens["finance"]))
+    assert resp.status_code == 409 and resp.json()["code"] == "conflict"
+    assert words in resp.json()["detail"], resp.json()["detail"]
 
 
 def test_summary_adds_up_the_months(filled: TestClient, tokens: dict[str, str]) -> None:

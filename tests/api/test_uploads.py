@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import threading
 import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,8 +16,9 @@ import pyarrow.parquet as pq
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from core.policy import load_policy
 from core.store import Store
-from ingest.uploads import stored_file
+from ingest.uploads import ingest_file, stored_file
 from tests.api.conftest import LIMIT, bearer, may_rows, upload
 from tests.factories import cst, parcel, write_parquet
 
@@ -278,3 +280,38 @@ def test_damage_found_only_in_the_rows_ends_as_status_refused(
     done = client.get(f"/v1/uploads/{resp.json()['id']}", headers=bearer(tokens["operator"]))
     assert done.json()["status"] == "refused"
     assert "damaged" in done.json()["error"]
+
+
+def test_a_file_refused_from_its_metadata_is_answered_without_an_ingest(
+    client: TestClient, store: Store, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    """A file the quick check refuses is answered 422 with the reason an ingest would give
+    (the CLI's, on the same bytes), recorded refused and kept, while another ingest holds the
+    store's writer lock: nothing on the request's path waits for an ingest."""
+    no_time = tmp_path / "no-time.parquet"
+    pq.write_table(pa.table({"waybill_no": ["ZT1234567"], "scan_type": ["depart"]}), no_time)
+    elsewhere = Store(tmp_path / "elsewhere").init()
+    ingested = ingest_file(elsewhere, no_time, load_policy(), carrier="ZTO", now=cst(2023, 6, 1))
+    answers: list[httpx.Response] = []
+    with store.writer_lock():  # an ingest in progress
+        worker = threading.Thread(
+            target=lambda: answers.append(upload(client, tokens["operator"], no_time))
+        )
+        worker.start()
+        worker.join(timeout=15)
+        waited = worker.is_alive()
+    worker.join()
+    assert not waited, "the upload waited for the writer lock: it ran an ingest"
+    [resp] = answers
+    assert resp.status_code == 422 and resp.json()["code"] == "file_refused"
+    assert resp.json()["detail"] == f"{ingested.error} (upload {_newest_upload_id(client, tokens)})"
+    kept = client.get("/v1/uploads?status=refused", headers=bearer(tokens["finance"])).json()
+    [refused] = kept["items"]
+    assert refused["error"] == ingested.error and refused["rows_read"] == 0
+    assert stored_file(store, refused["sha256"]).read_bytes() == no_time.read_bytes()
+
+
+def _newest_upload_id(client: TestClient, tokens: dict[str, str]) -> int:
+    """The id of the newest upload."""
+    items = client.get("/v1/uploads", headers=bearer(tokens["finance"])).json()["items"]
+    return int(items[0]["id"])

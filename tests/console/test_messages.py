@@ -72,7 +72,7 @@ def test_a_month_not_over_is_told_in_chinese(client: TestClient, seeded: Seeded)
     sign_in(client, seeded.tokens["finance"])
     month = month_of(now_local())
     answer = client.get(f"/console/months/{month}/close")
-    assert answer.status_code == 422
+    assert answer.status_code == 409
     assert f"{month} 尚未结束，北京时间" in answer.text
     assert "is not over yet" not in answer.text
 
@@ -84,7 +84,7 @@ def test_a_month_not_over_is_told_in_english_after_the_switch(
     _english(client)
     month = month_of(now_local())
     answer = client.get(f"/console/months/{month}/close")
-    assert answer.status_code == 422
+    assert answer.status_code == 409
     assert f"month {month} is not over yet; it can be closed from" in answer.text
     assert "尚未结束" not in answer.text
 

@@ -50,7 +50,7 @@ def test_finance_sets_the_budget_and_moves_a_statement_with_a_second_person(
     )
     assert answer.status_code == 303
     same = client.post(f"/console/statements/{zto}/approve", data={"csrf": csrf})
-    assert same.status_code == 409 and "four eyes" in same.text
+    assert same.status_code == 409 and "双人复核" in same.text
 
     csrf = sign_in(client, seeded.tokens["approver"])
     page = client.get(f"/console/statements/{zto}").text
