@@ -5,7 +5,7 @@ Usage (see ``benchmarks/README.md``, section "Spark")::
 
     python -m benchmarks.spark_bench single --parcels N [--master local[2]]
         one district store (seed 42): the single-process rebuild of every month's figures
-        (benchmarks.worker rebuild: subsidy.results.compute_counts) against Spark's
+        (benchmarks.worker rebuild: subsidy.counts.compute_counts) against Spark's
         (subsidy.spark_report.spark_counts), figures compared
     python -m benchmarks.spark_bench districts --parcels N --districts 1,5,10
         K district stores of N parcels each (seeds 1..K, each generated and ingested once),
