@@ -7,8 +7,9 @@ Hierarchy::
     ├── NotFoundError        a parcel, month or award that does not exist
     ├── ConflictError        the request contradicts the stored state (month closed twice,
     │                        a second award for a center)
-    └── InvalidValueError    a value breaks a rule of the scheme (an award above the cap, a
-                             month not yet over, an unknown role)
+    ├── InvalidValueError    a value breaks a rule of the scheme (an award above the cap, a
+    │                        month not yet over, an unknown role)
+    └── SparkUnavailableError  spark-report cannot start Spark (PySpark or Java missing)
 
 Policy errors are ``core.exceptions.PolicyError``.
 """
@@ -34,3 +35,9 @@ class ConflictError(SubsidyError):
 
 class InvalidValueError(SubsidyError):
     """A value breaks a rule of the scheme (above a cap, a month not yet over); nothing changed."""
+
+
+class SparkUnavailableError(SubsidyError):
+    """Spark cannot run here: PySpark (the ``spark`` extra) or Java 17+ is missing."""
+
+    code = "spark_unavailable"

@@ -61,15 +61,40 @@ def live_report(
     as_of: datetime,
     *,
     carrier: str | None = None,
+    counts: pl.DataFrame | None = None,
 ) -> MonthlyReport:
     """The report of ``month`` as of ``as_of`` from the events, with the prior-period
-    adjustments of the closed months just before it; with ``carrier``, that carrier's view."""
+    adjustments of the closed months just before it; with ``carrier``, that carrier's view.
+
+    ``counts`` (per (month, carrier), :data:`subsidy.counts.COUNTS_SCHEMA`, covering the month
+    and its adjustment sources) replaces the stored results: Spark's (subsidy.spark_report).
+    """
     month_bounds(month)  # validates the text
     sources = adjustment_sources(closed_set(store), month)
-    counts = month_counts(store, policy, [month, *sources], as_of, carrier=carrier)
+    if counts is None:
+        counts = month_counts(store, policy, [month, *sources], as_of, carrier=carrier)
     adjustments = adjustment_lines(counts, policy, sources, baselines(store, sources), carrier)
     report = build_report(counts, policy, month, as_of, center_awards(store, as_of), adjustments)
     return report if carrier is None else report.carrier_view(carrier)
+
+
+def report_from_counts(
+    store: Store, policy: Policy, month: str, as_of: datetime, counts: pl.DataFrame
+) -> MonthlyReport:
+    """The report :func:`served_report` serves for ``month``, its carrier figures taken from
+    ``counts`` (per (month, carrier), :data:`subsidy.counts.COUNTS_SCHEMA`) computed elsewhere:
+    Spark's (:mod:`subsidy.spark_report`). An open month: :func:`live_report` as of ``as_of``.
+    A closed month: its frozen report with the carrier rows, totals and program total rebuilt
+    from ``counts`` (computed at the close's store version and ``as_of``, which ``as_of`` must
+    then be); the awards, adjustments and freeze record as frozen.
+    """
+    frozen = frozen_report(store, month)
+    if frozen is None:
+        return live_report(store, policy, month, as_of, counts=counts)
+    rebuilt = build_report(
+        counts, policy, month, as_of, frozen.center_awards, frozen.prior_period_adjustments
+    )
+    return rebuilt.model_copy(update={"closed": frozen.closed})
 
 
 def monthly_report(

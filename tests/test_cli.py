@@ -278,6 +278,41 @@ def test_usage_errors_exit_2(ps: Cli, argv: list[str], message: str) -> None:
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["report", "--month", "2023-05"], id="report"),
+        pytest.param(["ingest", "z.parquet", "--carrier", "ZTO"], id="ingest"),
+        pytest.param(["sites", "import", "s.csv"], id="sites"),
+        pytest.param(["parcel", "ZTO", "ZT7000000001"], id="parcel"),
+    ],
+)
+def test_more_than_one_data_dir_is_for_spark_report_only(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    """SPEC §13: every command but spark-report given two --data-dir exits 2 with one line,
+    touching neither folder."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    code, out, err = run(capsys, "--data-dir", a, "--data-dir", b, *command)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"parcel-subsidy: {command[0]} takes one --data-dir, 2 were given "
+        "(only spark-report takes several)\n"
+    )
+    assert not a.exists() and not b.exists()
+
+
+def test_spark_report_without_pyspark_says_how_to_install_it(
+    ps: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("pyspark", "pyspark.errors", "pyspark.sql"):  # import ... raises ImportError,
+        monkeypatch.setitem(sys.modules, name, None)  # even after the Spark tests imported them
+    code, out, err = ps("spark-report", "--month", "2023-05", "--format", "json")
+    assert (code, out) == (2, "")
+    assert "pip install 'parcel-subsidy[spark]'" in err
+    assert err.count("\n") == 1
+
+
 def test_policy_override(ps: Cli, tmp_path: Path) -> None:
     cheap = DEFAULT_POLICY_PATH.read_text(encoding="utf-8").replace("rate_fen = 20", "rate_fen = 5")
     (tmp_path / "cheap.toml").write_text(cheap, encoding="utf-8")
