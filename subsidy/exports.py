@@ -34,6 +34,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.timeutil import to_local
 from ingest.validate import REJECT_COLUMNS
 from subsidy.models import Adjustment, CarrierRow, MonthlyReport, Totals
 from subsidy.rule import INELIGIBLE_REASONS
@@ -191,6 +192,10 @@ def _write(ws: Worksheet, row: int, col: int, value: Any) -> Cell:
 
 
 def _head(ws: Worksheet, row: int, col: int, labels: list[tuple[str, str]]) -> None:
+    # room for a Chinese label on one line and an English one wrapped on up to three lines,
+    # never overlapping
+    ws.row_dimensions[row].height = 22
+    ws.row_dimensions[row + 1].height = 45
     for i, (zh, en) in enumerate(labels):
         for r, text in ((row, zh), (row + 1, en)):
             cell = _write(ws, r, col + i, text)
@@ -248,18 +253,22 @@ def report_xlsx(report: MonthlyReport) -> bytes:
         bold=True, size=14
     )
     _write(ws, 2, 1, f"政策 Policy: {report.policy}")
-    as_of = report.as_of.isoformat()
+    as_of = local_time_text(report.as_of)
     _write(ws, 3, 1, f"截至 As of: {as_of}    金额单位 Amounts: 元 yuan (分 fen = 0.01 yuan)")
     closed = report.closed
     _write(
         ws,
         4,
         1,
-        f"已月结 Closed {closed.closed_at} by {closed.closed_by}, "
+        f"已月结 Closed {local_time_text(closed.closed_at)} by {closed.closed_by}, "
         f"store version {closed.store_version}, policy {closed.policy_digest[:12]}"
         if closed
         else "未月结 Open: figures may still change",
     )
+    last_col = _AWARD_COL + len(_AWARD_HEAD) - 1
+    for line in (2, 3, 4):  # the lines above the tables span the printed width, wrapped
+        ws.merge_cells(start_row=line, start_column=1, end_row=line, end_column=last_col)
+        ws.cell(row=line, column=1).alignment = Alignment(wrap_text=True, vertical="top")
     head = 6
     _head(ws, head, 1, _CARRIER_HEAD)
     row = head + 2
@@ -279,9 +288,32 @@ def report_xlsx(report: MonthlyReport) -> bytes:
     for i, w in enumerate([12, 16, 12, 22, 16, 16, 14], start=_AWARD_COL):
         ws.column_dimensions[get_column_letter(i)].width = w
     ws.freeze_panes = ws.cell(row=head + 2, column=2)
+    _print_setup(ws, head, last_col)
     wb.properties.creator = "parcel-subsidy"
     wb.properties.created = report.as_of.astimezone(UTC).replace(tzinfo=None)
     return _deterministic(wb, report.as_of)
+
+
+def local_time_text(value: datetime | str) -> str:
+    """An instant as finance reads it on paper: ``2024-07-10 09:30:00 (北京时间 UTC+8)``
+    (Asia/Shanghai, whole seconds; an ISO 8601 text is parsed first)."""
+    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{to_local(instant):%Y-%m-%d %H:%M:%S} (北京时间 UTC+8)"
+
+
+def _print_setup(ws: Worksheet, head: int, last_col: int) -> None:
+    """A4 landscape, every column on one page wide (as many pages down as it takes), the two
+    header rows repeated on every printed page."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.print_title_rows = f"{head}:{head + 1}"
+    ws.print_area = f"A1:{get_column_letter(last_col)}{ws.max_row}"
+    ws.row_dimensions[2].height = 30
 
 
 def _awards_block(ws: Worksheet, report: MonthlyReport, head: int) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import re
+import shutil
+import subprocess
 import zipfile
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
 
 from core.policy import Policy
 from core.store import Store
@@ -255,3 +259,41 @@ def test_money_and_counts_stay_numbers_even_when_negative() -> None:
     sheet = _sheet(_doc())
     row = next(r for r in sheet.iter_rows() if r[3].value == "2023-04")
     assert row[5].value == -20 and Decimal(str(row[4].value)) == Decimal("-0.20")
+
+
+def test_xlsx_says_as_of_in_beijing_time_to_the_second() -> None:
+    """Paper shows ``2023-06-10 09:30:00 (北京时间 UTC+8)``, never raw ISO with microseconds."""
+    sheet = _sheet(_doc(as_of="2023-06-10T01:30:00.123456+00:00"))
+    line = str(sheet.cell(row=3, column=1).value)
+    assert "2023-06-10 09:30:00 (北京时间 UTC+8)" in line and ".123456" not in line
+
+
+def test_xlsx_is_set_up_for_a4_landscape_one_page_wide() -> None:
+    sheet = _sheet(_doc())
+    assert sheet.page_setup.orientation == "landscape"
+    assert int(sheet.page_setup.paperSize) == 9  # A4
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+    assert sheet.print_title_rows == "$6:$7"
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is installed by .ci/run")
+def test_xlsx_prints_on_one_a4_landscape_page_with_every_column(tmp_path: Path) -> None:
+    """LibreOffice prints it: one A4 landscape page, the policy line and every header whole."""
+    xlsx = tmp_path / "report.xlsx"
+    xlsx.write_bytes(report_xlsx(_report()))
+    profile = (tmp_path / "lo-profile").as_uri()
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf",
+         "--outdir", str(tmp_path), str(xlsx)],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    pdf = tmp_path / "report.pdf"
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True)
+    assert "Pages:           1" in info.stdout
+    assert re.search(r"Page size:\s+841(\.\d+)? x 595(\.\d+)? pts", info.stdout), info.stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    for words in ("政策期外", "Outside policy", "奖励金额(分)", "Award (fen)", "第4条", "UTC+8"):
+        assert words in text.replace("\n", " ") or words in text, words
