@@ -21,11 +21,13 @@ bucket: the result equals de-duplicating the whole file at once.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 import pyarrow as pa
@@ -33,7 +35,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from core.events import IDENTITY
-from core.store import FILE_SCHEMA, Store, event_file_name, fsync_file
+from core.store import FILE_SCHEMA, Opener, Store, event_file_name, fsync_file
 from ingest.reader import RawFile, damaged
 from ingest.validate import REJECT_COLUMNS, accepted_events, rejected_rows
 
@@ -60,14 +62,22 @@ class IngestLimits:
 
 
 class _Budget:
-    """Bytes held in memory by a set of :class:`_Chunks`; over the limit, all are spilled."""
+    """Bytes held in memory by a set of :class:`_Chunks`; over the limit, all are spilled
+    (to files opened by ``opener``, the store's write seam)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, opener: Opener) -> None:
         self.limit = limit
+        self.opener = opener
         self.members: list[_Chunks] = []
 
     def held(self) -> int:
         return sum(c.held for c in self.members)
+
+    def close(self) -> None:
+        """Close every open spill file (after a failure; the scratch folder is removed)."""
+        for chunks in list(self.members):
+            with contextlib.suppress(Exception):
+                chunks.drop()
 
     def check(self) -> None:
         if self.held() > self.limit:
@@ -81,6 +91,7 @@ class _Chunks:
 
     def __init__(self, path: Path, budget: _Budget) -> None:
         self.path = path
+        self.sink: BinaryIO | None = None
         self.rows = 0
         self.nbytes = 0
         self.held = 0
@@ -104,7 +115,8 @@ class _Chunks:
             return
         if self.writer is None:
             options = ipc.IpcWriteOptions(compression="lz4")
-            self.writer = ipc.new_file(self.path, self.tables[0].schema, options=options)
+            self.sink = self.budget.opener(self.path)
+            self.writer = ipc.new_file(self.sink, self.tables[0].schema, options=options)
             self.on_disk = True
         for table in self.tables:
             self.writer.write_table(table)
@@ -115,9 +127,7 @@ class _Chunks:
         """Every table, in the order added (spilled ones first: they came first)."""
         if self.writer is not None:
             self.spill()
-            self.writer.close()
-            self.writer = None
-            self.tables = []
+            self._close()
         if self.on_disk:
             with pa.memory_map(str(self.path)) as source:
                 reader = ipc.open_file(source)
@@ -125,11 +135,19 @@ class _Chunks:
                     yield pa.Table.from_batches([reader.get_batch(i)])
         yield from self.tables
 
+    def _close(self) -> None:
+        writer, sink = self.writer, self.sink
+        self.writer = self.sink = None
+        try:
+            if writer is not None:
+                writer.close()
+        finally:
+            if sink is not None:
+                sink.close()
+
     def drop(self) -> None:
         """Forget the rows (memory and file)."""
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        self._close()
         self.tables = []
         self.held = 0
         if self.on_disk:
@@ -187,46 +205,52 @@ def spill_upload(
     validate: Callable[[pl.LazyFrame], pl.LazyFrame],
     scratch: Path,
     limits: IngestLimits,
+    opener: Opener,
 ) -> Spilled:
     """Read, validate and partition every row of ``raw``; see the module docstring.
 
-    ``validate`` is :func:`ingest.validate.validate` with the upload's parameters bound.
+    ``validate`` is :func:`ingest.validate.validate` with the upload's parameters bound;
+    ``opener`` opens the spill files (the store's write seam, :attr:`Store.open_write`).
     """
-    budget = _Budget(limits.memory_bytes)
+    budget = _Budget(limits.memory_bytes, opener)
     spilled = Spilled({}, _Chunks(scratch / "rejects.arrow", budget), budget)
     t = pl.col("scan_time").dt.epoch("us")
-    for batch in raw.batches(limits.batch_rows):
-        validated = validate(batch.lazy())
-        try:
-            events, rejects = pl.collect_all(
-                [
-                    accepted_events(validated).with_columns(
-                        pl.col("scan_type").cast(pl.String), _month_key()
-                    ),
-                    rejected_rows(validated),
-                ]
-            )
-        except (pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException) as exc:
-            raise damaged(exc) from None
-        spilled.rows_read += batch.height
-        del batch, validated
-        if rejects.height:
-            spilled.by_reason.update(dict(rejects["reason"].value_counts().iter_rows()))
-            spilled.rejects.add(rejects.to_arrow())
-        if not events.height:
-            continue
-        parts = events.partition_by(["carrier", "_month"], as_dict=True, maintain_order=True)
-        for key, part in parts.items():
-            carrier, yyyymm = str(key[0]), int(key[1])
-            target = spilled.partitions.get((carrier, yyyymm))
-            if target is None:
-                month = f"{yyyymm // 100:04d}-{yyyymm % 100:02d}"
-                name = scratch / f"part-{len(spilled.partitions)}.arrow"
-                target = _Partition(carrier, month, _Chunks(name, budget))
-                spilled.partitions[(carrier, yyyymm)] = target
-            lo, hi = part.select(t.min(), t.max().alias("hi")).row(0)
-            target.widen(lo, hi)
-            target.chunks.add(part.drop("_month").to_arrow())
+    try:
+        for batch in raw.batches(limits.batch_rows):
+            validated = validate(batch.lazy())
+            try:
+                events, rejects = pl.collect_all(
+                    [
+                        accepted_events(validated).with_columns(
+                            pl.col("scan_type").cast(pl.String), _month_key()
+                        ),
+                        rejected_rows(validated),
+                    ]
+                )
+            except (pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException) as exc:
+                raise damaged(exc) from None
+            spilled.rows_read += batch.height
+            del batch, validated
+            if rejects.height:
+                spilled.by_reason.update(dict(rejects["reason"].value_counts().iter_rows()))
+                spilled.rejects.add(rejects.to_arrow())
+            if not events.height:
+                continue
+            parts = events.partition_by(["carrier", "_month"], as_dict=True, maintain_order=True)
+            for key, part in parts.items():
+                carrier, yyyymm = str(key[0]), int(key[1])
+                target = spilled.partitions.get((carrier, yyyymm))
+                if target is None:
+                    month = f"{yyyymm // 100:04d}-{yyyymm % 100:02d}"
+                    name = scratch / f"part-{len(spilled.partitions)}.arrow"
+                    target = _Partition(carrier, month, _Chunks(name, budget))
+                    spilled.partitions[(carrier, yyyymm)] = target
+                lo, hi = part.select(t.min(), t.max().alias("hi")).row(0)
+                target.widen(lo, hi)
+                target.chunks.add(part.drop("_month").to_arrow())
+    except BaseException:
+        budget.close()  # open spill files; the caller removes the scratch folder
+        raise
     return spilled
 
 
@@ -359,6 +383,7 @@ def write_partitions(
         )
         target = store.root / rel
         writer: pq.ParquetWriter | None = None
+        sink: BinaryIO | None = None
         rows, lo_us, hi_us = 0, None, None
         try:
             for frame, waybills in _buckets(part.chunks, buckets, scratch, spilled.budget):
@@ -384,8 +409,9 @@ def write_partitions(
                 if writer is None:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     written.append(target)
+                    sink = store.open_write(target)
                     writer = pq.ParquetWriter(
-                        target, _FILE_ARROW, compression="zstd", write_statistics=True
+                        sink, _FILE_ARROW, compression="zstd", write_statistics=True
                     )
                 writer.write_table(fresh.select(FILE_SCHEMA.names()).to_arrow(), 256_000)
                 lo, hi = fresh.select(t.min(), t.max().alias("hi")).row(0)
@@ -393,8 +419,12 @@ def write_partitions(
                 lo_us = lo if lo_us is None else min(lo_us, lo)
                 hi_us = hi if hi_us is None else max(hi_us, hi)
         finally:
-            if writer is not None:
-                writer.close()
+            try:
+                if writer is not None:
+                    writer.close()
+            finally:
+                if sink is not None:
+                    sink.close()
         part.chunks.drop()
         if writer is None:
             continue

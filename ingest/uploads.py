@@ -15,6 +15,7 @@ a retry then gives exactly the store of one clean run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -33,13 +34,14 @@ from core.exceptions import StoreError
 from core.policy import Policy
 from core.store import (
     Store,
+    disk_error,
     fsync_file,
     timestamp,
 )
 from ingest.exceptions import FileRefused, UploadConflict
 from ingest.reader import first_line, open_upload
 from ingest.schema import REJECT_REASONS
-from ingest.stream import IngestLimits, spill_upload, write_partitions
+from ingest.stream import IngestLimits, Spilled, spill_upload, write_partitions
 from ingest.validate import REJECT_COLUMNS, validate
 
 #: Called with the name of each step as it is reached: progress display, and crash tests
@@ -155,15 +157,21 @@ def register_upload(
         return _known(row, carrier)
     target = stored_file(store, digest)
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{digest}.{os.getpid()}.part")
-        if move:
-            os.replace(path, partial)
-        else:
-            shutil.copyfile(path, partial)
-        fsync_file(partial)
-        os.replace(partial, target)
-        fsync_file(target)  # the rename, too
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if move:
+                os.replace(path, partial)
+            else:
+                with path.open("rb") as src, store.open_write(partial) as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            fsync_file(partial)
+            os.replace(partial, target)
+            fsync_file(target)  # the rename, too
+        except OSError as exc:
+            # A partial copy must not keep the disk full until the daily upkeep.
+            partial.unlink(missing_ok=True)
+            raise disk_error(exc, "keeping the uploaded file") from exc
     elif move:
         path.unlink(missing_ok=True)
     size = target.stat().st_size
@@ -252,15 +260,22 @@ def ingest_upload(
             # A failure on the file's content (not an interruption, nor the store or the disk
             # failing) counts: after MAX_FAILED_ATTEMPTS the upload is refused with the error
             # instead of being retried at every pass of the inbox job, forever.
-            counts = isinstance(exc, Exception) and not isinstance(
-                exc, (StoreError, OSError, sqlite3.Error)
-            )
-            with store.connect() as db:
-                db.execute(
-                    "UPDATE uploads SET status='received', failed_attempts=failed_attempts+?"
-                    " WHERE id=? AND status='ingesting'",
-                    (int(counts), upload_id),
+            store_failed = isinstance(exc, (StoreError, OSError, sqlite3.Error))
+            counts = isinstance(exc, Exception) and not store_failed
+            reason = None
+            if store_failed:  # one line saying why the upload stays received
+                reason = (
+                    str(exc) if isinstance(exc, StoreError) else str(disk_error(exc, "ingesting"))
                 )
+            # The disk may be too full to say so: the next recovery puts the upload back.
+            with contextlib.suppress(StoreError), store.connect() as db:
+                db.execute(
+                    "UPDATE uploads SET status='received', failed_attempts=failed_attempts+?,"
+                    " error=coalesce(?, error) WHERE id=? AND status='ingesting'",
+                    (int(counts), reason, upload_id),
+                )
+            if isinstance(exc, (OSError, sqlite3.Error)):
+                raise disk_error(exc, "ingesting") from exc
             failed = get_upload(store, upload_id)
             if counts and failed is not None and failed.failed_attempts >= MAX_FAILED_ATTEMPTS:
                 _refuse(
@@ -287,6 +302,7 @@ def _ingest_locked(
     scratch = store.tmp_dir / f"ingest-{upload.id}"
     shutil.rmtree(scratch, ignore_errors=True)  # a killed attempt's spill files
     scratch.mkdir(parents=True)
+    spilled: Spilled | None = None
     try:
         raw = open_upload(
             stored_file(store, upload.sha256),
@@ -305,6 +321,7 @@ def _ingest_locked(
             ),
             scratch,
             limits,
+            store.open_write,
         )
         if spilled.rows_read == 0:
             raise FileRefused("the file has no data rows")
@@ -369,6 +386,8 @@ def _ingest_locked(
         assert result is not None
         return result
     finally:
+        if spilled is not None:
+            spilled.budget.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
