@@ -129,7 +129,7 @@ def latest(kind: str, parcels: int, layout: str) -> dict[str, Any] | None:
     found = None
     for text in RESULTS.read_text(encoding="utf-8").splitlines():
         line = json.loads(text)
-        if line["run"] == kind and line["parcels"] == parcels and line["layout"] == layout:
+        if (line.get("run"), line.get("parcels"), line.get("layout")) == (kind, parcels, layout):
             found = line
     return found
 

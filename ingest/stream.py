@@ -51,7 +51,7 @@ class IngestLimits:
     the file's size; tests pass small values to cross every boundary with a few rows."""
 
     #: rows read and validated at a time
-    batch_rows: int = 65_536
+    batch_rows: int = 131_072
     #: decoded bytes of validated rows held in memory before they are spilled to scratch files
     memory_bytes: int = 64 * _MiB
     #: rows (new and stored) de-duplicated and sorted at once; a larger partition is split
@@ -348,8 +348,14 @@ def _buckets(
         part.drop()
 
 
-#: Arrow schema of the stored event files (what Polars writes for :data:`FILE_SCHEMA`).
-_FILE_ARROW = pl.DataFrame(schema=FILE_SCHEMA).to_arrow().schema
+#: Arrow schema of the stored event files: :data:`FILE_SCHEMA` with plain (large) strings,
+#: what every Parquet reader knows.
+_COMPAT = pl.CompatLevel.oldest()
+_FILE_ARROW = pl.DataFrame(schema=FILE_SCHEMA).to_arrow(compat_level=_COMPAT).schema
+#: Columns of few distinct values, dictionary-encoded; a waybill, a time or a row number is
+#: nearly unique, and a dictionary of them costs time to build and bytes to store (writing a
+#: month's file: 0.5 s -> 0.3 s, 15 -> 12 MiB).
+_DICTIONARY_COLUMNS = ("carrier", "scan_type", "site_code", "next_site_code")
 
 
 def write_partitions(
@@ -411,9 +417,15 @@ def write_partitions(
                     written.append(target)
                     sink = store.open_write(target)
                     writer = pq.ParquetWriter(
-                        sink, _FILE_ARROW, compression="zstd", write_statistics=True
+                        sink,
+                        _FILE_ARROW,
+                        compression="zstd",
+                        write_statistics=True,
+                        use_dictionary=list(_DICTIONARY_COLUMNS),
                     )
-                writer.write_table(fresh.select(FILE_SCHEMA.names()).to_arrow(), 256_000)
+                writer.write_table(
+                    fresh.select(FILE_SCHEMA.names()).to_arrow(compat_level=_COMPAT), 256_000
+                )
                 lo, hi = fresh.select(t.min(), t.max().alias("hi")).row(0)
                 rows += fresh.height
                 lo_us = lo if lo_us is None else min(lo_us, lo)
