@@ -374,10 +374,10 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
     def read(batch_rows: int) -> Iterator[pl.DataFrame]:
         # The streaming engine writes the parsed text to an Arrow file in the scratch folder
         # (collecting its batches instead held more the longer the file: 0.68 GiB at 5M rows,
-        # 0.86 at 10M), which is then read back a batch at a time, memory-mapped.
+        # 0.86 at 10M), which is then read back a batch at a time.
         columns = scratch / f"{path.name}.columns.arrow"
         frame.sink_ipc(columns, compression="lz4")
-        with pa.memory_map(str(columns)) as source:
+        with pa.OSFile(str(columns)) as source:  # not mapped: mapped pages count in RSS
             reader = pa.ipc.open_file(source)
             pending: list[pa.RecordBatch] = []
             held = 0
