@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.exceptions import CoreError, NoStoreError
+from core.exceptions import CoreError, NoStoreError, StoreError
 from core.policy import Policy, resolve_policy
 from core.settings import Settings
 from core.store import Store
@@ -143,10 +143,11 @@ def cmd_ingest(args: argparse.Namespace, store: Store, policy: Policy) -> int:
             upload = ingest_file(
                 store, path, policy, carrier=carrier, now=now_local(), on_step=progress
             )
-        except FileRefused as exc:
+        except (FileRefused, StoreError) as exc:  # a full disk too: one line, exit 1
             failures += 1
-            results.append({"file": name, "status": "refused", "error": str(exc)})
-            print(f"{name}: refused: {exc}", file=sys.stderr)  # stdout stays JSON-only
+            status = "refused" if isinstance(exc, FileRefused) else "failed"
+            results.append({"file": name, "status": status, "error": str(exc)})
+            print(f"{name}: {status}: {exc}", file=sys.stderr)  # stdout stays JSON-only
             continue
         failures += upload.status == "refused"
         results.append({"file": name, **upload.as_dict()})

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -84,6 +85,7 @@ class _State:
     filename: str | None = None
     pending: bytearray = field(default_factory=bytearray)
     size: int = 0
+    ended: bool = False
 
 
 def _callbacks(state: _State, limit: int) -> dict[str, Any]:
@@ -138,21 +140,54 @@ def _callbacks(state: _State, limit: int) -> dict[str, Any]:
         "on_header_end": on_header_end,
         "on_headers_finished": on_headers_finished,
         "on_part_data": on_part_data,
+        "on_end": lambda: setattr(state, "ended", True),
     }
 
 
 def _write(fh: BinaryIO, digest: Any, data: bytes) -> None:
-    fh.write(data)
+    try:
+        fh.write(data)
+    except OSError as exc:  # a full disk: the store cannot take the file now
+        raise _store_unavailable(exc) from exc
     digest.update(data)
 
 
+def _store_unavailable(exc: OSError) -> ApiError:
+    return ApiError(
+        503,
+        "store_unavailable",
+        "the data store cannot take the file right now (its disk is full or failing); "
+        f"nothing was recorded, please retry later ({exc.strerror or type(exc).__name__})",
+    )
+
+
+def _incomplete(why: str) -> ApiError:
+    return ApiError(
+        422,
+        "incomplete_upload",
+        f"the upload was cut off ({why}); nothing was recorded, send the file again",
+    )
+
+
+def _open_scratch(path: Path) -> BinaryIO:
+    return path.open("wb")
+
+
 async def receive_file(
-    request: Request, *, tmp_dir: Path, limit: int, flush_bytes: int = 1024**2
+    request: Request,
+    *,
+    tmp_dir: Path,
+    limit: int,
+    flush_bytes: int = 1024**2,
+    opener: Callable[[Path], BinaryIO] = _open_scratch,
 ) -> ReceivedFile:
     """Stream the multipart field ``file`` of ``request`` to a scratch file in ``tmp_dir``.
 
     Raises :class:`ApiError` 413 past ``limit`` bytes, 422 for a body that is not
-    ``multipart/form-data`` with one ``file`` field.
+    ``multipart/form-data`` with one ``file`` field, 422 ``incomplete_upload`` for a body
+    cut off (no closing boundary, or shorter than its ``Content-Length``), 503
+    ``store_unavailable`` when the scratch file cannot be written (a full disk).
+    ``opener`` opens the scratch file (tests make it fail like a full disk).
     """
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
@@ -170,11 +205,14 @@ async def receive_file(
     parser = MultipartParser(boundary, _callbacks(state, limit))  # type: ignore[arg-type]
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-", suffix=".part")
+    os.close(fd)
     path = Path(name)
     digest = hashlib.sha256()
+    received = 0
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with opener(path) as fh:
             async for chunk in request.stream():
+                received += len(chunk)
                 try:
                     parser.write(chunk)
                 except MultipartParseError as exc:
@@ -191,6 +229,10 @@ async def receive_file(
                 raise ApiError(
                     422, "validation_error", f"the multipart body is malformed ({exc})"
                 ) from None
+            if declared.isdigit() and received < int(declared):
+                raise _incomplete(f"{received} of the {declared} bytes announced arrived")
+            if not state.ended:
+                raise _incomplete("the multipart body has no closing boundary")
             if state.files_seen == 0:
                 raise ApiError(
                     422,

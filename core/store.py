@@ -24,12 +24,14 @@ a file on disk that no committed row lists is debris of a crashed ingest and is 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -287,15 +289,40 @@ def _now_text() -> str:
     return now_local().isoformat(timespec="seconds")
 
 
-class Store:
-    """Handle on a data directory. Cheap to create; every method opens what it needs."""
+#: Opens a file of the store for writing (binary, truncating): the one seam every byte the
+#: store writes outside SQLite goes through (kept uploads, scratch spills, event files), so a
+#: test can make the disk fail (ENOSPC) at any of those steps.
+Opener = Callable[[Path], BinaryIO]
 
-    def __init__(self, data_dir: Path) -> None:
+
+def _open_for_writing(path: Path) -> BinaryIO:
+    return path.open("wb")
+
+
+def disk_error(exc: BaseException, doing: str) -> StoreError:
+    """A one-line :class:`StoreError` for an ``OSError`` or SQLite error met while ``doing``;
+    a full disk says so (the operator frees space, then retries)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "full" in text
+    if full:
+        return StoreError(f"the disk of the data folder is full while {doing}; free space, retry")
+    return StoreError(f"the data folder failed while {doing} ({text[:200]})")
+
+
+class Store:
+    """Handle on a data directory. Cheap to create; every method opens what it needs.
+
+    ``opener`` opens the files the store writes (default: a plain binary file); tests pass
+    one that fails like a full disk.
+    """
+
+    def __init__(self, data_dir: Path, *, opener: Opener | None = None) -> None:
         self.root = Path(data_dir)
         self.db_path = self.root / DB_NAME
         self.events_dir = self.root / "events"
         self.files_dir = self.root / "files"
         self.tmp_dir = self.root / "tmp"
+        self.open_write: Opener = opener or _open_for_writing
 
     # -- set-up ---------------------------------------------------------------------------
     def init(self) -> Store:
@@ -303,6 +330,7 @@ class Store:
         for d in (self.root, self.events_dir, self.files_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
         with self.connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")  # kept in the database file
             version = db.execute("PRAGMA user_version").fetchone()[0]
             for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 db.executescript(f"BEGIN; {script}; PRAGMA user_version = {i}; COMMIT;")
@@ -322,19 +350,42 @@ class Store:
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A SQLite connection in WAL mode; commits on success, rolls back on error."""
+        """A SQLite connection in WAL mode; commits on success, rolls back on error.
+
+        An operational failure of SQLite (disk full, I/O error, locked too long) is a
+        :class:`StoreError`, whichever statement meets it. When the disk is so full that
+        SQLite cannot create its WAL index to open the database, and no WAL is pending (every
+        commit is in the database file), the database is opened read-only as the immutable
+        file it then is: reads keep working, writes fail as a StoreError.
+        """
         try:
-            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-        except sqlite3.Error as exc:
+            db = self._open()
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the store database {self.db_path}: {exc}") from None
         try:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA foreign_keys=ON")
             yield db
+        except sqlite3.OperationalError as exc:
+            raise disk_error(exc, "using the store database") from exc
         finally:
             db.close()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            return db
+        except sqlite3.OperationalError as exc:
+            db.close()
+            wal = self.db_path.with_name(DB_NAME + "-wal")
+            full = "disk I/O error" in str(exc) or "full" in str(exc)
+            if not full or (wal.exists() and wal.stat().st_size > 0):
+                raise
+        uri = f"{self.db_path.resolve().as_uri()}?mode=ro&immutable=1"
+        db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        return db
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import codecs
 import csv
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from ingest.exceptions import FileRefused, FileTooLarge
@@ -26,13 +28,40 @@ ENCRYPTED_MAGIC = b"PARE"
 _SNIFF_BYTES = 64 * 1024
 
 
+#: Rows decoded at a time. The decoded size is added up batch by batch, so a file whose pages
+#: expand far beyond what its metadata says (long values in dictionary-encoded pages) is
+#: refused before it holds more than the limit and one batch in memory.
+BATCH_ROWS = 65_536
+
+
 @dataclass(frozen=True)
 class RawFile:
-    """An opened upload: its format, rows per metadata (``None`` for CSV) and lazy rows."""
+    """An opened upload: its format, rows per metadata (``None`` for CSV) and its rows, read
+    batch by batch (:meth:`batches`), so a file of any size is never held whole."""
 
     format: str
-    frame: pl.LazyFrame
     rows_hint: int | None
+    _read: Callable[[int], Iterator[pl.DataFrame]]
+
+    def batches(self, rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+        """The canonical columns and ``row_no``, at most ``rows`` rows at a time, in file
+        order. A file found damaged while reading raises :class:`FileRefused`."""
+        try:
+            for batch in self._read(rows):
+                if batch.height:
+                    yield batch
+        except FileRefused:
+            raise
+        except (Exception, pl.exceptions.PanicException) as exc:
+            raise damaged(exc) from None
+
+    @property
+    def frame(self) -> pl.LazyFrame:
+        """Every row at once (small files and tests; ingest reads :meth:`batches`)."""
+        parts = list(self.batches())
+        if not parts:
+            raise FileRefused("the file has no data rows")
+        return pl.concat(parts).lazy()
 
 
 def _human(n: int) -> str:
@@ -49,6 +78,16 @@ def first_line(exc: BaseException) -> str:
     lines = [line for line in str(exc).splitlines() if line.strip()]
     text = lines[0] if lines else type(exc).__name__
     return "".join(ch if ch.isprintable() else " " for ch in text).strip()[:300]
+
+
+def damaged(exc: BaseException) -> FileRefused:
+    """The refusal of a file that failed while its data was read (not from its metadata)."""
+    first = first_line(exc)
+    if "crypt" in first.lower():  # plaintext footer, encrypted columns: not damaged
+        return FileRefused(f"the Parquet file is encrypted ({first}); export it without encryption")
+    if "more fields than defined" in first:  # Polars' words for a ragged CSV row
+        first = "a row has more fields than the header line"
+    return FileRefused(f"the file is damaged and cannot be read ({first})")
 
 
 def _map_columns(names: list[str]) -> dict[str, str]:
@@ -105,7 +144,7 @@ def _check_types(kinds: dict[str, str]) -> None:
 
 
 def _canonical_frame(
-    lf: pl.LazyFrame, mapping: dict[str, str], kinds: dict[str, str]
+    lf: pl.LazyFrame, mapping: dict[str, str], kinds: dict[str, str], first_row: int = 1
 ) -> pl.LazyFrame:
     exprs = []
     for canon, name in mapping.items():
@@ -115,7 +154,7 @@ def _canonical_frame(
         exprs.append(expr.alias(canon))
     return (
         lf.select(exprs)
-        .with_row_index("row_no", offset=1)
+        .with_row_index("row_no", offset=first_row)
         .with_columns(pl.col("row_no").cast(pl.Int64))
     )
 
@@ -146,19 +185,23 @@ def _parquet_columns(
     return mapping, kinds, meta.num_rows
 
 
-#: Rows decoded at a time. The decoded size is added up batch by batch, so a file whose pages
-#: expand far beyond what its metadata says (long values in dictionary-encoded pages) is
-#: refused before it holds more than the limit and one batch in memory.
-_BATCH_ROWS = 65_536
-
-
-def _read_parquet(path: Path, columns: list[str], max_uncompressed: int) -> pa.Table:
+def _parquet_batches(
+    path: Path, columns: list[str], max_uncompressed: int, rows: int
+) -> Iterator[pa.Table]:
+    """The file's ``columns``, ``rows`` at a time, adding up the decoded size as it goes."""
     # pyarrow, not pl.scan_parquet: it verifies page CRC checksums where the writer stored
     # them (Polars silently decodes a corrupted page), and reads INT96 without overflow.
-    reader = pq.ParquetFile(path, page_checksum_verification=True, coerce_int96_timestamp_unit="us")
-    batches: list[pa.RecordBatch] = []
+    # Without pre-buffering, a row group is read page by page rather than whole, so a file
+    # written as ONE row group is still held one batch at a time.
+    reader = pq.ParquetFile(
+        path,
+        page_checksum_verification=True,
+        coerce_int96_timestamp_unit="us",
+        pre_buffer=False,
+        buffer_size=1 << 20,
+    )
     decoded = 0
-    for batch in reader.iter_batches(batch_size=_BATCH_ROWS, columns=columns, use_threads=True):
+    for batch in reader.iter_batches(batch_size=rows, columns=columns, use_threads=True):
         decoded += batch.nbytes
         if decoded > max_uncompressed:
             raise FileTooLarge(
@@ -166,10 +209,7 @@ def _read_parquet(path: Path, columns: list[str], max_uncompressed: int) -> pa.T
                 "(its pages expand far beyond what its metadata says); split the export into "
                 "smaller files"
             )
-        batches.append(batch)
-    if not batches:
-        raise FileRefused("the file has no data rows")
-    return pa.Table.from_batches(batches)
+        yield pa.Table.from_batches([batch])
 
 
 def _valid_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -218,23 +258,17 @@ def _readable(table: pa.Table, kinds: dict[str, str], mapping: dict[str, str]) -
 
 def _open_parquet(path: Path, max_uncompressed: int) -> RawFile:
     mapping, kinds, rows = _parquet_columns(path, max_uncompressed)
-    # Only the mapped columns are read; the upload size limits bound the memory.
-    try:
-        table = _readable(
-            _read_parquet(path, list(mapping.values()), max_uncompressed), kinds, mapping
-        )
-        frame = pl.from_arrow(table, rechunk=False)
-    except FileRefused:
-        raise
-    except (Exception, pl.exceptions.PanicException) as exc:
-        first = first_line(exc)
-        if "crypt" in first.lower():  # plaintext footer, encrypted columns: not damaged
-            raise FileRefused(
-                f"the Parquet file is encrypted ({first}); export it without encryption"
-            ) from None
-        raise FileRefused(f"the file is damaged and cannot be read ({first})") from None
-    assert isinstance(frame, pl.DataFrame)
-    return RawFile("parquet", _canonical_frame(frame.lazy(), mapping, kinds), rows)
+
+    def read(batch_rows: int) -> Iterator[pl.DataFrame]:
+        # Only the mapped columns are read; each batch is made readable and numbered alone.
+        first = 1
+        for table in _parquet_batches(path, list(mapping.values()), max_uncompressed, batch_rows):
+            frame = pl.from_arrow(_readable(table, kinds, mapping), rechunk=False)
+            assert isinstance(frame, pl.DataFrame)
+            yield _canonical_frame(frame.lazy(), mapping, kinds, first).collect()
+            first += frame.height
+
+    return RawFile("parquet", rows, read)
 
 
 def _decodes(path: Path, encoding: str) -> bool:
@@ -335,7 +369,31 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
     lf = lf.rename(dict(zip(lf.collect_schema().names(), names, strict=True)))
     mapping = _map_columns(names)
     kinds = dict.fromkeys(mapping, "string")
-    return RawFile("csv", _canonical_frame(lf, mapping, kinds), None)
+    frame = _canonical_frame(lf, mapping, kinds)
+
+    def read(batch_rows: int) -> Iterator[pl.DataFrame]:
+        # The streaming engine writes the parsed text to an Arrow file in the scratch folder
+        # (collecting its batches instead held more the longer the file: 0.68 GiB at 5M rows,
+        # 0.86 at 10M), which is then read back a batch at a time.
+        columns = scratch / f"{path.name}.columns.arrow"
+        frame.sink_ipc(columns, compression="lz4")
+        with pa.OSFile(str(columns)) as source:  # not mapped: mapped pages count in RSS
+            reader = pa.ipc.open_file(source)
+            pending: list[pa.RecordBatch] = []
+            held = 0
+            for i in range(reader.num_record_batches):
+                batch = reader.get_batch(i)
+                pending.append(batch)
+                held += batch.num_rows
+                if held >= batch_rows or i == reader.num_record_batches - 1:
+                    table = pa.Table.from_batches(pending)
+                    pending, held = [], 0
+                    out = pl.from_arrow(table, rechunk=False)
+                    assert isinstance(out, pl.DataFrame)
+                    yield out
+        columns.unlink(missing_ok=True)
+
+    return RawFile("csv", None, read)
 
 
 def _format_of(path: Path, max_bytes: int) -> str:

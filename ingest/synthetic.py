@@ -26,7 +26,7 @@ import shutil
 import sys
 import time
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -464,3 +464,60 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# -- flat files of a given size and shape (memory and speed tests of ingest) -----------------
+_FLAT_SITES = ("JY-C01", "JY-H01", "JY-H02", "JB-H01", "HH-H01", "SG-H02")
+_FLAT_TYPES = ("pickup", "depart", "arrive", "sign")
+
+
+def flat_scans(first: int, rows: int, carriers: tuple[str, ...] = ("ZTO",)) -> pl.DataFrame:
+    """Rows ``first .. first+rows-1`` of a plain export: four scans a parcel, waybills in no
+    order, times over two months from 2023-05-01, one row in 200 repeating the row 100
+    before it (a duplicate), one in 1,000 with a bad waybill. The ``carrier`` column is
+    filled only when several carriers are given (a multi-carrier file)."""
+    i = pl.col("i")
+    src = pl.when((i % 200 == 199) & (i >= 100)).then(i - 100).otherwise(i)
+    parcel = src // 4
+    number = (parcel * 2_654_435_761) % 10_000_000_000
+    waybill = pl.format("ZT{}", number.cast(pl.String).str.zfill(10))
+    seconds = parcel * 5 % (61 * 86_400) + (src % 4) * 7_200
+    exprs = [
+        pl.when(i % 1000 == 7).then(pl.lit("bad#")).otherwise(waybill).alias("waybill_no"),
+        pl.lit(pl.Series(_FLAT_TYPES)).gather(src % 4).alias("scan_type"),
+        pl.lit(pl.Series(_FLAT_SITES)).gather(parcel % len(_FLAT_SITES)).alias("site_code"),
+        (pl.lit(datetime(2023, 5, 1)) + pl.duration(seconds=seconds)).alias("scan_time"),
+    ]
+    if len(carriers) > 1:
+        exprs.append(pl.lit(pl.Series(carriers)).gather(parcel % len(carriers)).alias("carrier"))
+    return pl.DataFrame({"i": range(first, first + rows)}, schema={"i": pl.Int64}).select(exprs)
+
+
+def write_flat(
+    path: Path,
+    rows: int,
+    *,
+    carriers: tuple[str, ...] = ("ZTO",),
+    row_group_rows: int | None = 1_000_000,
+    chunk_rows: int = 1_000_000,
+) -> Path:
+    """Write :func:`flat_scans` as Parquet (``row_group_rows=None``: one row group, the whole
+    file built at once) or CSV (a ``.csv`` suffix), ``chunk_rows`` at a time otherwise."""
+    if path.suffix == ".csv":
+        with path.open("wb") as fh:
+            for first in range(0, rows, chunk_rows):
+                part = flat_scans(first, min(chunk_rows, rows - first), carriers)
+                part.write_csv(fh, include_header=first == 0)
+        return path
+    if row_group_rows is None:
+        flat_scans(0, rows, carriers).write_parquet(path, row_group_size=rows)
+        return path
+    writer: pq.ParquetWriter | None = None
+    for first in range(0, rows, chunk_rows):
+        table = flat_scans(first, min(chunk_rows, rows - first), carriers).to_arrow()
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+        writer.write_table(table, row_group_rows)
+    assert writer is not None
+    writer.close()
+    return path

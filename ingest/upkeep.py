@@ -33,7 +33,7 @@ import polars as pl
 
 from core.store import FILE_SCHEMA, Store, fsync_file, time_range_us
 from core.timeutil import to_local
-from ingest.uploads import STORED_ORDER
+from ingest.stream import STORED_ORDER
 
 DEFAULT_MAX_AGE = timedelta(days=1)
 #: A partition with at least this many current event files is compacted into one.

@@ -15,6 +15,7 @@ a retry then gives exactly the store of one clean run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -24,26 +25,25 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from core.events import IDENTITY
 from core.exceptions import StoreError
 from core.policy import Policy
 from core.store import (
-    FILE_SCHEMA,
     Store,
-    event_file_name,
+    disk_error,
     fsync_file,
-    time_range_us,
     timestamp,
 )
 from ingest.exceptions import FileRefused, UploadConflict
 from ingest.reader import check_upload, first_line, open_upload
 from ingest.schema import REJECT_REASONS
-from ingest.validate import REJECT_COLUMNS, accepted_events, rejected_rows, validate
+from ingest.stream import IngestLimits, Spilled, spill_upload, write_partitions
+from ingest.validate import REJECT_COLUMNS, validate
 
 logger = logging.getLogger("parcel_subsidy.ingest")
 
@@ -160,15 +160,21 @@ def register_upload(
         return _known(row, carrier)
     target = stored_file(store, digest)
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{digest}.{os.getpid()}.part")
-        if move:
-            os.replace(path, partial)
-        else:
-            shutil.copyfile(path, partial)
-        fsync_file(partial)
-        os.replace(partial, target)
-        fsync_file(target)  # the rename, too
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if move:
+                os.replace(path, partial)
+            else:
+                with path.open("rb") as src, store.open_write(partial) as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            fsync_file(partial)
+            os.replace(partial, target)
+            fsync_file(target)  # the rename, too
+        except OSError as exc:
+            # A partial copy must not keep the disk full until the daily upkeep.
+            partial.unlink(missing_ok=True)
+            raise disk_error(exc, "keeping the uploaded file") from exc
     elif move:
         path.unlink(missing_ok=True)
     size = target.stat().st_size
@@ -223,95 +229,6 @@ def refuse_upload(store: Store, upload_id: int, reason: str) -> Upload:
     return upload
 
 
-def _existing_identities(
-    store: Store, carrier: str, month: str, lo_us: int, hi_us: int
-) -> pl.LazyFrame | None:
-    """Stored identities of the partition with a scan time in ``[lo_us, hi_us]``, or ``None``.
-
-    Only files whose recorded time range overlaps that interval are read (daily exports
-    overlap only by a few hours, so a new day meets one or two stored files, not the month).
-    """
-    files = [
-        path
-        for path, _version, lo, hi in store.event_file_ranges(carriers=[carrier], months=[month])
-        if lo is None or hi is None or (lo <= hi_us and hi >= lo_us)
-    ]
-    if not files:
-        return None
-    t = pl.col("scan_time").dt.epoch("us")
-    return (
-        pl.scan_parquet(files, glob=False, schema=FILE_SCHEMA)
-        .select(IDENTITY)
-        .filter((t >= lo_us) & (t <= hi_us))
-    )
-
-
-#: One manifest row: carrier, month, relative path, rows, min and max scan time (epoch us).
-ManifestRow = tuple[str, str, str, int, int, int]
-
-
-def _write_partitions(
-    store: Store, upload_id: int, events: pl.DataFrame
-) -> tuple[list[ManifestRow], int]:
-    """De-duplicate against stored events, write one file per (carrier, month).
-
-    ``events`` are already unique within the upload and in :data:`STORED_ORDER`. Returns
-    the manifest rows and how many events were already stored.
-    """
-    manifest: list[ManifestRow] = []
-    already = 0
-    # The Asia/Shanghai month as the integer YYYYMM (formatting every row's time as text was
-    # a tenth of the ingest time); only each partition's key becomes text.
-    when = pl.col("scan_time")
-    events = events.with_columns(
-        pl.col("scan_type").cast(pl.String),
-        (when.dt.year() * 100 + when.dt.month()).alias("_month"),
-    )
-    for (carrier, yyyymm), part in events.partition_by(
-        ["carrier", "_month"], as_dict=True, maintain_order=True
-    ).items():
-        month = f"{yyyymm // 100:04d}-{yyyymm % 100:02d}"
-        lo_us, hi_us = time_range_us(part)
-        stored = _existing_identities(store, carrier, month, lo_us, hi_us)
-        fresh = part.lazy().drop("_month")  # in STORED_ORDER already (_unique_events)
-        if stored is not None:
-            fresh = fresh.join(
-                stored, on=list(IDENTITY), how="anti", nulls_equal=True, maintain_order="left"
-            )
-        fresh_df = fresh.collect()
-        already += part.height - fresh_df.height
-        if fresh_df.height == 0:
-            continue
-        rel = Path("events") / f"carrier={carrier}" / f"month={month}" / event_file_name(upload_id)
-        target = store.root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fresh_df.write_parquet(target, compression="zstd", statistics=True, row_group_size=256_000)
-        fsync_file(target)
-        lo_us, hi_us = time_range_us(fresh_df)
-        manifest.append((carrier, month, str(rel), fresh_df.height, lo_us, hi_us))
-    return manifest, already
-
-
-#: The order of stored event files (``parcel`` lookups prune row groups by waybill), extended
-#: to the whole identity and the row number so that copies of an event lie side by side.
-STORED_ORDER: tuple[str, ...] = ("waybill_no", "scan_time", "scan_type", "site_code", "carrier")
-
-
-def _unique_events(events: pl.DataFrame) -> pl.DataFrame:
-    """The first occurrence (lowest ``row_no``) of each event identity within one upload,
-    in the stored files' order (:data:`STORED_ORDER`).
-
-    One sort by the identity, then ``row_no``, puts copies side by side, so a comparison with
-    the previous row finds them without hashing every row, and the same sort is the order
-    the event files are written in (3x faster than de-duplicating and sorting apart).
-    """
-    if events.height == 0:
-        return events
-    ordered = events.sort(*STORED_ORDER, "row_no")
-    new = pl.any_horizontal([(pl.col(c) != pl.col(c).shift(1)).fill_null(True) for c in IDENTITY])
-    return ordered.filter(new)
-
-
 def ingest_upload(
     store: Store,
     upload_id: int,
@@ -319,10 +236,12 @@ def ingest_upload(
     *,
     now: datetime,
     on_step: StepHook | None = None,
+    limits: IngestLimits | None = None,
 ) -> Upload:
     """Ingest a registered upload; returns its ledger row once ``ingested`` or ``refused``.
 
-    ``now`` is the time of ingestion (the plausibility limit of scan times). Idempotent: an
+    ``now`` is the time of ingestion (the plausibility limit of scan times); ``limits`` how
+    much of the file is held in memory at once (:class:`ingest.stream.IngestLimits`). Idempotent: an
     upload already ingested or refused is returned unchanged. A :class:`FileRefused` file is
     marked ``refused`` with its reason; any other error leaves the store as it was and the
     upload ``received``, to be retried.
@@ -341,7 +260,9 @@ def ingest_upload(
         try:
             hook("registered")
             try:
-                result = _ingest_locked(store, upload, policy, now, hook, written)
+                result = _ingest_locked(
+                    store, upload, policy, now, hook, written, limits or IngestLimits()
+                )
             except (FileRefused, pl.exceptions.PanicException) as exc:
                 # A panic of the engine on this file's content would fail every retry alike:
                 # the file is refused (and kept) instead of blocking the inbox forever.
@@ -364,15 +285,22 @@ def ingest_upload(
             # A failure on the file's content (not an interruption, nor the store or the disk
             # failing) counts: after MAX_FAILED_ATTEMPTS the upload is refused with the error
             # instead of being retried at every pass of the inbox job, forever.
-            counts = isinstance(exc, Exception) and not isinstance(
-                exc, (StoreError, OSError, sqlite3.Error)
-            )
-            with store.connect() as db:
-                db.execute(
-                    "UPDATE uploads SET status='received', failed_attempts=failed_attempts+?"
-                    " WHERE id=? AND status='ingesting'",
-                    (int(counts), upload_id),
+            store_failed = isinstance(exc, (StoreError, OSError, sqlite3.Error))
+            counts = isinstance(exc, Exception) and not store_failed
+            reason = None
+            if store_failed:  # one line saying why the upload stays received
+                reason = (
+                    str(exc) if isinstance(exc, StoreError) else str(disk_error(exc, "ingesting"))
                 )
+            # The disk may be too full to say so: the next recovery puts the upload back.
+            with contextlib.suppress(StoreError), store.connect() as db:
+                db.execute(
+                    "UPDATE uploads SET status='received', failed_attempts=failed_attempts+?,"
+                    " error=coalesce(?, error) WHERE id=? AND status='ingesting'",
+                    (int(counts), reason, upload_id),
+                )
+            if isinstance(exc, (OSError, sqlite3.Error)):
+                raise disk_error(exc, "ingesting") from exc
             failed = get_upload(store, upload_id)
             if counts and failed is not None and failed.failed_attempts >= MAX_FAILED_ATTEMPTS:
                 _refuse(
@@ -394,9 +322,12 @@ def _ingest_locked(
     now: datetime,
     hook: StepHook,
     written: list[Path],
+    limits: IngestLimits,
 ) -> Upload:
     scratch = store.tmp_dir / f"ingest-{upload.id}"
-    scratch.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(scratch, ignore_errors=True)  # a killed attempt's spill files
+    scratch.mkdir(parents=True)
+    spilled: Spilled | None = None
     try:
         raw = open_upload(
             stored_file(store, upload.sha256),
@@ -404,64 +335,53 @@ def _ingest_locked(
             max_uncompressed=policy.max_uncompressed_bytes,
             scratch=scratch,
         )
-        validated = validate(
-            raw.frame,
-            uploader_carrier=upload.carrier,
-            carriers=policy.carriers,
-            now=now,
-            upload_id=upload.id,
+        spilled = spill_upload(
+            raw,
+            partial(
+                validate,
+                uploader_carrier=upload.carrier,
+                carriers=policy.carriers,
+                now=now,
+                upload_id=upload.id,
+            ),
+            scratch,
+            limits,
+            store.open_write,
         )
-        try:
-            both = pl.collect_all([accepted_events(validated), rejected_rows(validated)])
-        except (pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException) as exc:
-            why = first_line(exc)
-            if "more fields than defined" in why:  # Polars' words for a ragged CSV row
-                why = "a row has more fields than the header line"
-            raise FileRefused(f"the file is damaged and cannot be read ({why})") from None
-        events, rejects = both
-        raw_format = raw.format
-        # Each step's input is dropped once the next holds what it needs: peak memory is
-        # about two copies of the file's rows, not one per step.
-        del raw, validated, both
-        rows_read = events.height + rejects.height
-        if rows_read == 0:
+        if spilled.rows_read == 0:
             raise FileRefused("the file has no data rows")
         hook("validated")
-        unique = _unique_events(events)
-        within = events.height - unique.height
-        del events
-        manifest, already = _write_partitions(store, upload.id, unique)
-        del unique
-        written.extend(store.root / m[2] for m in manifest)
+        out = write_partitions(
+            store, upload.id, spilled, scratch=scratch, limits=limits, written=written
+        )
         hook("files_written")
-        accepted = sum(m[3] for m in manifest)
-        by_reason = {
-            reason: n for reason, n in rejects.group_by("reason").len().sort("reason").iter_rows()
-        }
-        by_reason = {r: by_reason[r] for r in REJECT_REASONS if r in by_reason}
+        accepted = sum(m[3] for m in out.manifest)
+        rejected = sum(spilled.by_reason.values())
+        by_reason = {r: spilled.by_reason[r] for r in REJECT_REASONS if r in spilled.by_reason}
+        duplicates = out.within + out.already
         with store.transaction() as db:
             hook("before_commit")
             version = int(
                 db.execute("SELECT value FROM meta WHERE key='store_version'").fetchone()[0]
             )
-            if manifest:
+            if out.manifest:
                 version += 1
                 db.execute("UPDATE meta SET value=? WHERE key='store_version'", (str(version),))
                 db.executemany(
                     "INSERT INTO event_files (upload_id, carrier, month, path, rows,"
                     " min_time_us, max_time_us, store_version) VALUES (?,?,?,?,?,?,?,?)",
-                    [(upload.id, *m, version) for m in manifest],
+                    [(upload.id, *m, version) for m in out.manifest],
                 )
             db.executemany(
                 f"INSERT INTO rejects (upload_id, {', '.join(REJECT_COLUMNS)}) "
                 f"VALUES (?{', ?' * len(REJECT_COLUMNS)})",
-                ((upload.id, *row) for row in rejects.select(REJECT_COLUMNS).iter_rows()),
+                ((upload.id, *row) for row in spilled.reject_rows()),
             )
             stats = {
-                "rows_read": rows_read,
+                "rows_read": spilled.rows_read,
                 "accepted": accepted,
-                "rejected": rejects.height,
-                "duplicates": within + already,
+                "rejected": rejected,
+                "duplicates": duplicates,
                 "rejected_by_reason": by_reason,
             }
             db.execute(
@@ -469,11 +389,11 @@ def _ingest_locked(
                 " rejected=?, duplicates=?, rejected_by_reason=?, ingested_at=?,"
                 " store_version=?, error=NULL WHERE id=?",
                 (
-                    raw_format,
-                    rows_read,
+                    raw.format,
+                    spilled.rows_read,
                     accepted,
-                    rejects.height,
-                    within + already,
+                    rejected,
+                    duplicates,
                     json.dumps(by_reason),
                     timestamp(),
                     version,
@@ -491,6 +411,8 @@ def _ingest_locked(
         assert result is not None
         return result
     finally:
+        if spilled is not None:
+            spilled.budget.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -504,6 +426,7 @@ def ingest_file(
     source: str = "cli",
     uploaded_by: str | None = None,
     on_step: StepHook | None = None,
+    limits: IngestLimits | None = None,
 ) -> Upload:
     """Register and ingest one file (the CLI path). The same bytes again ingest nothing."""
     if carrier is not None and carrier not in policy.carriers:
@@ -515,7 +438,7 @@ def ingest_file(
     )
     if upload.duplicate:
         return upload
-    return ingest_upload(store, upload.id, policy, now=now, on_step=on_step)
+    return ingest_upload(store, upload.id, policy, now=now, on_step=on_step, limits=limits)
 
 
 def accept_upload(
