@@ -159,6 +159,15 @@ def test_finance_reads_the_month_the_figures_equal_the_api_and_the_chart_renders
     assert total_text == report["totals"]["subsidy_yuan"]  # under 1,000 yuan: no grouping
     tab.shot("finance-report")
     tab.shot("finance-report-phone", width=PHONE)
+    # on a phone every carrier's amount is on screen, beside its label (a card per carrier)
+    tab.page.set_viewport_size({"width": PHONE, "height": 844})
+    boxes = tab.page.evaluate(
+        """() => [...document.querySelectorAll("#carrier-table [data-field='subsidy_fen']")]
+             .map(td => { const r = td.getBoundingClientRect();
+                          return [r.right, getComputedStyle(td, '::before').content]; })"""
+    )
+    assert boxes and all(right <= PHONE for right, _ in boxes), boxes
+    assert all("补贴金额" in label for _, label in boxes), boxes
 
 
 def test_finance_downloads_the_excel_file_whose_totals_equal_the_api(
