@@ -76,27 +76,10 @@ def get_award(store: Store, award_id: int) -> Award:
     return Award.from_row(row)
 
 
-def record_award(
-    store: Store,
-    policy: Policy,
-    *,
-    site_code: str,
-    accredited_on: date,
-    document_no: str,
-    award_fen: int,
-    actor: str,
-    today: date,
-    name: str | None = None,
-) -> Award:
-    """Record the accreditation of a district center and its award (status ``accredited``).
-
-    Refused (:class:`InvalidValueError`) when the amount is not 1..``award_cap_fen`` fen, the
-    accreditation date lies after ``today``, the document number is empty or the site is not a
-    ``district_center`` of the registry; :class:`ConflictError` when the center already has an
-    award (at most one per center, ever).
-    """
-    code = site_code.strip()
-    doc = document_no.strip()
+def _check_values(
+    policy: Policy, award_fen: int, doc: str, accredited_on: date, today: date
+) -> None:
+    """The award's own values: integer fen within the cap, a document number, a past date."""
     if isinstance(award_fen, bool) or not isinstance(award_fen, int):
         raise InvalidValueError(
             f"award_fen must be integer fen, got {award_fen!r}",
@@ -127,35 +110,64 @@ def record_award(
             accredited_on=accredited_on.isoformat(),
             today=today.isoformat(),
         )
+
+
+def _check_center(db: sqlite3.Connection, code: str) -> None:
+    """The site is a registered district center that has no award yet (one per center, ever)."""
+    site = db.execute("SELECT kind FROM sites WHERE site_code=?", (code,)).fetchone()
+    if site is None:
+        raise InvalidValueError(
+            f"site {code!r} is not in the sites registry; import the registry first",
+            code="site_not_registered",
+            site_code=code,
+        )
+    if site["kind"] != "district_center":
+        raise InvalidValueError(
+            f"site {code!r} is a {site['kind']}; only a district_center (区级配送中心) "
+            "can receive the center award",
+            code="site_not_center",
+            site_code=code,
+            kind=site["kind"],
+        )
+    existing = db.execute(
+        "SELECT id, status, created_at FROM center_awards WHERE site_code=?", (code,)
+    ).fetchone()
+    if existing is not None:
+        raise ConflictError(
+            f"center {code} already has award {existing['id']} ({existing['status']}, "
+            f"recorded {existing['created_at']}); at most one award per center, ever",
+            code="award_exists",
+            site_code=code,
+            award_id=existing["id"],
+            status=existing["status"],
+            created_at=existing["created_at"],
+        )
+
+
+def record_award(
+    store: Store,
+    policy: Policy,
+    *,
+    site_code: str,
+    accredited_on: date,
+    document_no: str,
+    award_fen: int,
+    actor: str,
+    today: date,
+    name: str | None = None,
+) -> Award:
+    """Record the accreditation of a district center and its award (status ``accredited``).
+
+    Refused (:class:`InvalidValueError`) when the amount is not 1..``award_cap_fen`` fen, the
+    accreditation date lies after ``today``, the document number is empty or the site is not a
+    ``district_center`` of the registry; :class:`ConflictError` when the center already has an
+    award (at most one per center, ever).
+    """
+    code = site_code.strip()
+    doc = document_no.strip()
+    _check_values(policy, award_fen, doc, accredited_on, today)
     with store.transaction() as db:
-        site = db.execute("SELECT kind FROM sites WHERE site_code=?", (code,)).fetchone()
-        if site is None:
-            raise InvalidValueError(
-                f"site {code!r} is not in the sites registry; import the registry first",
-                code="site_not_registered",
-                site_code=code,
-            )
-        if site["kind"] != "district_center":
-            raise InvalidValueError(
-                f"site {code!r} is a {site['kind']}; only a district_center (区级配送中心) "
-                "can receive the center award",
-                code="site_not_center",
-                site_code=code,
-                kind=site["kind"],
-            )
-        existing = db.execute(
-            "SELECT id, status, created_at FROM center_awards WHERE site_code=?", (code,)
-        ).fetchone()
-        if existing is not None:
-            raise ConflictError(
-                f"center {code} already has award {existing['id']} ({existing['status']}, "
-                f"recorded {existing['created_at']}); at most one award per center, ever",
-                code="award_exists",
-                site_code=code,
-                award_id=existing["id"],
-                status=existing["status"],
-                created_at=existing["created_at"],
-            )
+        _check_center(db, code)
         now = timestamp()
         try:
             cur = db.execute(
