@@ -20,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 import scheduler
 from api import console, errors
-from api.routes import (  # settlement, SPEC §11
+from api.routes import (  # settlement, SPEC §11; audit controls, SPEC §12
+    anomalies,
     audit,
     awards,
     budgets,
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(budgets.router)
     app.include_router(program.router)
     app.include_router(carriers.router)
+    app.include_router(anomalies.router)  # audit controls, SPEC §12
     console.install(app)  # the web console under /console/ (api/console)
     docs.install(app)
     _describe_policy(app, policy)
