@@ -331,6 +331,30 @@ MIGRATIONS: tuple[str, ...] = (
         statement_id INTEGER REFERENCES statements (id),
         UNIQUE (kind, carrier, waybill_no, source_id)
     );
+    CREATE TABLE audits (
+        id INTEGER PRIMARY KEY,
+        month TEXT NOT NULL,
+        carrier TEXT NOT NULL,
+        sample_size INTEGER NOT NULL CHECK (sample_size >= 1),
+        seed INTEGER NOT NULL,
+        population INTEGER NOT NULL,
+        claimed_fen INTEGER NOT NULL,
+        sample TEXT NOT NULL CHECK (json_valid(sample)),
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        deducted_fen INTEGER,
+        deducted_at TEXT,
+        deducted_by TEXT
+    );
+    CREATE TABLE audit_findings (
+        audit_id INTEGER NOT NULL REFERENCES audits (id),
+        waybill_no TEXT NOT NULL,
+        finding TEXT NOT NULL CHECK (finding IN ('confirmed', 'not_confirmed')),
+        note TEXT,
+        at TEXT NOT NULL,
+        by TEXT NOT NULL,
+        PRIMARY KEY (audit_id, waybill_no)
+    );
     CREATE TABLE anomaly_runs (
         month TEXT PRIMARY KEY,
         as_of TEXT NOT NULL,
