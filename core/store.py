@@ -359,6 +359,7 @@ MIGRATIONS: tuple[str, ...] = (
         month TEXT PRIMARY KEY,
         as_of TEXT NOT NULL,
         store_version INTEGER NOT NULL,
+        policy_key TEXT NOT NULL,
         computed_at TEXT NOT NULL
     );
     """,

@@ -12,6 +12,7 @@ its id and review, refreshes its evidence, and drops open flags that no longer h
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from core.policy import Policy
 from core.store import Store, timestamp
 from core.timeutil import month_bounds, parse_instant, to_local
 from subsidy.exceptions import ConflictError, InvalidValueError, NotFoundError
+from subsidy.results import fingerprint
 from subsidy.rule import ARRIVAL_TYPES, PARCEL, at_active, parcel_statuses
 from subsidy.settlement.holds import on_confirmed
 from subsidy.sites import load_sites
@@ -84,6 +86,7 @@ class Flags:
     store_version: int
     flags: pl.DataFrame  # FLAG_SCHEMA
     held: pl.DataFrame  # HELD_SCHEMA
+    policy_key: str = ""
 
 
 def _iso(column: str) -> pl.Expr:
@@ -373,8 +376,9 @@ def flags_for_month(
     """Compute ``month``'s flags as of ``as_of`` on store ``version`` (current: ``None``)."""
     pinned = store.version() if version is None else version
     events = store.scan_events(version=pinned)
-    flags, held = compute_flags(events, load_sites(store).lazy(), policy, as_of, month)
-    return Flags(month, to_local(as_of), pinned, flags, held)
+    sites = load_sites(store)
+    flags, held = compute_flags(events, sites.lazy(), policy, as_of, month)
+    return Flags(month, to_local(as_of), pinned, flags, held, policy_key(policy, sites))
 
 
 def _key(month: str, code: str, carrier: Any, waybill: Any, site: Any, day: Any) -> str:
@@ -443,30 +447,60 @@ def save_flags(store: Store, db: sqlite3.Connection, computed: Flags, policy: Po
         ],
     )
     db.execute(
-        "INSERT INTO anomaly_runs (month, as_of, store_version, computed_at) VALUES (?,?,?,?)"
-        " ON CONFLICT (month) DO UPDATE SET as_of=excluded.as_of,"
-        " store_version=excluded.store_version, computed_at=excluded.computed_at",
-        (month, computed.as_of.isoformat(), computed.store_version, now),
+        "INSERT INTO anomaly_runs (month, as_of, store_version, policy_key, computed_at)"
+        " VALUES (?,?,?,?,?) ON CONFLICT (month) DO UPDATE SET as_of=excluded.as_of,"
+        " store_version=excluded.store_version, policy_key=excluded.policy_key,"
+        " computed_at=excluded.computed_at",
+        (month, computed.as_of.isoformat(), computed.store_version, computed.policy_key, now),
     )
     total = db.execute("SELECT COUNT(*) FROM anomaly_flags WHERE month=?", (month,)).fetchone()
     return int(total[0])
 
 
+def policy_key(policy: Policy, sites: pl.DataFrame) -> str:
+    """Digest of what the flags depend on besides the events: the rule's policy values and
+    the sites registry (:func:`subsidy.results.fingerprint`) and the ``[anomalies]`` table."""
+    return hashlib.sha256(
+        (fingerprint(policy, sites) + repr(policy.anomalies)).encode()
+    ).hexdigest()
+
+
+def _unchanged_since(
+    store: Store, run: sqlite3.Row, key: str, version: int, as_of: datetime
+) -> bool:
+    """Whether an open month's stored run answers ``as_of`` too: same store version and
+    policy, ``as_of`` not before the run's, and no stored scan after the run's ``as_of`` (then
+    the same scans are visible; between the two instants only pending parcels can turn
+    ``no_hub_arrival``, which no flag reads)."""
+    run_as_of = parse_instant(run["as_of"])
+    if int(run["store_version"]) != version or run["policy_key"] != key or as_of < run_as_of:
+        return False
+    limit = int(run_as_of.timestamp() * 1_000_000)
+    return all(
+        hi is not None and hi <= limit for _, _, _, hi in store.event_file_ranges(version=version)
+    )
+
+
 def refresh_flags(store: Store, policy: Policy, month: str, now: datetime) -> None:
     """Bring ``month``'s stored flags up to date: a closed month once, as of its close (kept
-    as they are afterwards); an open month as of ``now``."""
+    as they are afterwards); an open month as of ``now``, recomputed only when an upload, the
+    policy or the sites changed or a stored scan has become visible since the last run."""
     as_of, version = month_basis(store, month, now)
     with store.connect() as db:
         run = db.execute(
-            "SELECT as_of, store_version FROM anomaly_runs WHERE month=?", (month,)
+            "SELECT as_of, store_version, policy_key FROM anomaly_runs WHERE month=?", (month,)
         ).fetchone()
-    if (
-        version is not None
-        and run is not None
-        and parse_instant(run["as_of"]) == as_of
-        and int(run["store_version"]) == version
-    ):
-        return
+    if version is not None:
+        if (
+            run is not None
+            and parse_instant(run["as_of"]) == as_of
+            and int(run["store_version"]) == version
+        ):
+            return
+    elif run is not None:
+        current = store.version()
+        if _unchanged_since(store, run, policy_key(policy, load_sites(store)), current, as_of):
+            return
     computed = flags_for_month(store, policy, month, as_of, version)
     with store.transaction() as db:
         save_flags(store, db, computed, policy)

@@ -75,6 +75,13 @@ def test_holds_and_review(
     assert client.post("/v1/months/2023-05/close", headers=fin).status_code == 201
     may = _statement(client, tokens["finance"], "2023-05")
     assert (may["claimed_fen"], may["held_fen"], may["payable_fen"]) == (60, 40, 20)
+    # Behind held_fen, its parcels (SPEC §12 drill-down), with their flags.
+    held = client.get("/v1/parcels?month=2023-05&status=held", headers=fin).json()
+    assert [(i["waybill_no"], i["flags"]) for i in held["items"]] == [
+        ("ZT100002", ["off_hours"]),
+        ("ZT100003", ["too_fast"]),
+    ]
+    assert sum(i["subsidy_fen"] for i in held["items"]) == may["held_fen"]
 
     off, fast = flags["ZT100002"]["id"], flags["ZT100003"]["id"]
     clear = {"decision": "cleared", "note": "night shift confirmed by the hub"}

@@ -12,8 +12,21 @@ import pytest
 
 from core.exceptions import PolicyError
 from core.policy import AnomalyPolicy, Policy, anomalies_from_dict
+from core.store import Store
+from subsidy import anomalies
 from subsidy.anomalies import compute_flags
-from tests.factories import CENTER, HUB, HUB2, cst, events_frame, parcel, scan, sites_frame, utc
+from tests.factories import (
+    CENTER,
+    HUB,
+    HUB2,
+    cst,
+    events_frame,
+    ingest_rows,
+    parcel,
+    scan,
+    sites_frame,
+    utc,
+)
 
 AS_OF = cst(2023, 8, 1)
 US = timedelta(microseconds=1)
@@ -84,14 +97,17 @@ def test_burst(policy: Policy) -> None:
 
 
 def test_cross_carrier(policy: Policy) -> None:
-    rows = parcel("W1", EDGE_D, carrier="ZTO") + parcel(
-        "W1", EDGE_D + timedelta(days=3), carrier="YTO"
+    rows = parcel("ZT100001", EDGE_D, carrier="ZTO") + parcel(
+        "ZT100001", EDGE_D + timedelta(days=3), carrier="YTO"
     )
     # W2 under YTO has a pickup but no D: out of scope, so no second carrier.
-    rows += parcel("W2", EDGE_D, carrier="ZTO")
-    rows += [scan("W2", "pickup", CENTER, EDGE_D, carrier="YTO")]
+    rows += parcel("ZT100002", EDGE_D, carrier="ZTO")
+    rows += [scan("ZT100002", "pickup", CENTER, EDGE_D, carrier="YTO")]
     found = flags(rows, policy, code="cross_carrier")
-    assert {(f["carrier"], f["waybill_no"]) for f in found} == {("ZTO", "W1"), ("YTO", "W1")}
+    assert {(f["carrier"], f["waybill_no"]) for f in found} == {
+        ("ZTO", "ZT100001"),
+        ("YTO", "ZT100001"),
+    }
     zto = next(f for f in found if f["carrier"] == "ZTO")
     assert zto["detail"]["other_carriers"] == ["YTO"]
     assert zto["day"] == date(2023, 5, 1)  # D's day in Jiyang (30 April in UTC)
@@ -179,3 +195,34 @@ def test_hub_spike_needs_seven_days_and_spike_min(policy: Policy) -> None:
 
 def test_honest_parcel_has_no_flag(policy: Policy) -> None:
     assert flags(parcel("OK", cst(2023, 5, 10, 9), timedelta(hours=5)), policy) == []
+
+
+def test_stored_flags_are_recomputed_only_when_something_changed(
+    store: Store, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An open month's flags keep their ids and reviews; asking again without a new upload
+    computes nothing; an upload recomputes them and the new flag gets a new id."""
+    ingest_rows(store, parcel("ZT100001", cst(2023, 5, 10, 9), timedelta(minutes=10)))
+    now = cst(2023, 7, 1)
+    (first,) = anomalies.list_flags(store, policy, "2023-05", now)
+    anomalies.review_flag(store, first["id"], decision="cleared", note=None, actor="t")
+    calls: list[str] = []
+    real = anomalies.flags_for_month
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(anomalies, "flags_for_month", counting)
+    assert anomalies.list_flags(store, policy, "2023-05", now + timedelta(days=3))[0]["status"] == (
+        "cleared"
+    )
+    assert calls == []
+    ingest_rows(store, parcel("ZT100002", cst(2023, 5, 11, 9), timedelta(minutes=10)))
+    found = anomalies.list_flags(store, policy, "2023-05", now)
+    assert calls == ["2023-05"]
+    assert [(f["waybill_no"], f["status"]) for f in found] == [
+        ("ZT100001", "cleared"),
+        ("ZT100002", "open"),
+    ]
+    assert found[0]["id"] == first["id"] and found[1]["id"] > first["id"]
