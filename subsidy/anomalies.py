@@ -120,7 +120,8 @@ def compute_flags(
     cfg = policy.anomalies
     cutoff = to_local(as_of)
     month_bounds(month)  # validates the text
-    statuses = parcel_statuses(events, sites, policy, cutoff)
+    # one pass of the rule, shared by the six codes (collect_all does not share it)
+    statuses = parcel_statuses(events, sites, policy, cutoff).collect().lazy()
     mine = statuses.filter(pl.col("month") == month)
     eligible = mine.filter(pl.col("status") == "eligible")
     a_day = pl.col("a_time").dt.date()
