@@ -23,6 +23,7 @@ from core.store import Store
 from core.timeutil import next_month, now_local, parse_month, resolve_as_of
 from ingest.exceptions import FileRefused, IngestError
 from ingest.uploads import Upload, ingest_file
+from subsidy.anomalies import list_flags
 from subsidy.exceptions import NotFoundError, SubsidyError
 from subsidy.explain import explain_parcel
 from subsidy.models import CarrierRow, MonthlyReport, Totals
@@ -231,6 +232,20 @@ def cmd_parcel(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     return 0
 
 
+def cmd_anomalies(args: argparse.Namespace, store: Store, policy: Policy) -> int:
+    parse_month(args.month)
+    carrier = None if args.carrier is None else args.carrier.strip().upper()
+    flags = list_flags(store, policy, args.month, now_local(), carrier=carrier)
+    if args.format == "json":
+        print(_dump(flags))
+        return 0
+    print(f"Anomaly flags {args.month}: {len(flags)}")
+    for f in flags:
+        who = f"{f['carrier']} {f['waybill_no']}" if f["carrier"] else "(hub-day)"
+        print(f"  #{f['id']:<6} {f['code']:15} {who:28} {f['site_code']} {f['day']}  {f['status']}")
+    return 0
+
+
 DEMO_START, DEMO_MONTHS, DEMO_PARCELS = "2024-05", 4, 30_000
 
 
@@ -340,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--month", required=True, help="YYYY-MM (Asia/Shanghai calendar month)")
     rep.add_argument("--as-of", help="ISO 8601 instant (default: now); naive = Asia/Shanghai")
     rep.set_defaults(func=cmd_report, reads=True)
+
+    ano = sub.add_parser("anomalies", parents=[fmt], help="anomaly flags of a month (SPEC 12)")
+    ano.add_argument("--month", required=True, help="YYYY-MM (Asia/Shanghai calendar month)")
+    ano.add_argument("--carrier", help="only this carrier's parcels and hub-days")
+    ano.set_defaults(func=cmd_anomalies, reads=True)
 
     par = sub.add_parser("parcel", parents=[fmt], help="explain one parcel's status and scans")
     par.add_argument("carrier")

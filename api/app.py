@@ -20,8 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 import scheduler
 from api import console, errors
-from api.routes import (  # settlement, SPEC §11
+from api.routes import (  # settlement, SPEC §11; audit controls, SPEC §12
+    anomalies,
     audit,
+    audits,
     awards,
     budgets,
     carriers,
@@ -110,6 +112,8 @@ def create_app(
     app.include_router(budgets.router)
     app.include_router(program.router)
     app.include_router(carriers.router)
+    app.include_router(anomalies.router)  # audit controls, SPEC §12
+    app.include_router(audits.router)
     console.install(app)  # the web console under /console/ (api/console)
     docs.install(app)
     _describe_policy(app, policy)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,28 @@ class Rate:
 
 
 @dataclass(frozen=True)
+class AnomalyPolicy:
+    """Thresholds of the audit controls (SPEC §12, policy ``[anomalies]``)."""
+
+    min_transit_minutes: int = 30
+    burst_per_minute: int = 60
+    reuse_days: int = 30
+    quiet_from: time = time(0, 0)
+    quiet_to: time = time(5, 0)
+    spike_factor: float = 5.0
+    spike_min: int = 50
+    action: str = "hold"
+
+    @property
+    def holds(self) -> bool:
+        """Whether open flags hold a parcel's subsidy (``action = "hold"``)."""
+        return self.action == "hold"
+
+
+ANOMALY_ACTIONS = ("hold", "report")
+
+
+@dataclass(frozen=True)
 class Policy:
     """A loaded, validated policy. Times are aware Asia/Shanghai; money is integer fen."""
 
@@ -43,6 +65,7 @@ class Policy:
     max_upload_bytes: int
     max_uncompressed_bytes: int
     digest: str = field(default="", compare=False)
+    anomalies: AnomalyPolicy = field(default_factory=AnomalyPolicy)
 
     def rate_on(self, day: date) -> int | None:
         """The rate (fen) in force on ``day``, or ``None`` before the first rate."""
@@ -75,6 +98,41 @@ def _aware(value: Any, key: str) -> datetime:
     if isinstance(value, date):
         return to_local(datetime(value.year, value.month, value.day))
     raise PolicyError(f"policy: [policy] {key} = {value!r} is not a date or date-time")
+
+
+def _clock(value: Any, key: str) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value)
+        except ValueError:
+            pass
+    raise PolicyError(f"policy: [anomalies] {key} = {value!r} is not a time of day (HH:MM)")
+
+
+def anomalies_from_dict(table: dict[str, Any]) -> AnomalyPolicy:
+    """The ``[anomalies]`` table, SPEC §12 defaults for what it leaves out."""
+    base = AnomalyPolicy()
+    counts = {}
+    for key in ("min_transit_minutes", "burst_per_minute", "reuse_days", "spike_min"):
+        value = table.get(key, getattr(base, key))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise PolicyError(f"policy: [anomalies] {key} = {value!r} must be a whole number >= 0")
+        counts[key] = value
+    factor = table.get("spike_factor", base.spike_factor)
+    if not isinstance(factor, (int, float)) or isinstance(factor, bool) or factor <= 0:
+        raise PolicyError(f"policy: [anomalies] spike_factor = {factor!r} must be positive")
+    action = table.get("action", base.action)
+    if action not in ANOMALY_ACTIONS:
+        raise PolicyError(f"policy: [anomalies] action = {action!r} must be 'hold' or 'report'")
+    return AnomalyPolicy(
+        quiet_from=_clock(table.get("quiet_from", "00:00"), "quiet_from"),
+        quiet_to=_clock(table.get("quiet_to", "05:00"), "quiet_to"),
+        spike_factor=float(factor),
+        action=str(action),
+        **counts,
+    )
 
 
 def policy_from_dict(raw: dict[str, Any], digest: str = "") -> Policy:
@@ -129,6 +187,7 @@ def policy_from_dict(raw: dict[str, Any], digest: str = "") -> Policy:
         max_upload_bytes=int(limits.get("max_upload_bytes", 2 * 1024**3)),
         max_uncompressed_bytes=int(limits.get("max_uncompressed_bytes", 16 * 1024**3)),
         digest=digest,
+        anomalies=anomalies_from_dict(raw.get("anomalies", {})),
     )
 
 

@@ -282,6 +282,89 @@ MIGRATIONS: tuple[str, ...] = (
         BEGIN SELECT RAISE(ABORT, 'statement_transitions is append-only'); END;
     ALTER TABLE center_awards ADD COLUMN created_name TEXT;
     """,
+    # Audit controls (SPEC §12): anomaly flags with their review, the eligible parcels each
+    # flag holds (a hub-day flag holds every eligible parcel that arrived there that day), the
+    # run that computed a month's flags, sampled reviews and their findings.
+    """
+    CREATE TABLE anomaly_flags (
+        id INTEGER PRIMARY KEY,
+        flag_key TEXT NOT NULL UNIQUE,
+        month TEXT NOT NULL,
+        code TEXT NOT NULL,
+        carrier TEXT,
+        waybill_no TEXT,
+        site_code TEXT,
+        day TEXT,
+        detail TEXT NOT NULL CHECK (json_valid(detail)),
+        held INTEGER NOT NULL CHECK (held IN (0, 1)),
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','cleared','confirmed')),
+        computed_at TEXT NOT NULL,
+        reviewed_at TEXT, reviewed_by TEXT, note TEXT
+    );
+    CREATE INDEX anomaly_flags_month ON anomaly_flags (month, carrier, id);
+    CREATE TABLE anomaly_flag_parcels (
+        flag_id INTEGER NOT NULL REFERENCES anomaly_flags (id),
+        month TEXT NOT NULL,
+        carrier TEXT NOT NULL,
+        waybill_no TEXT NOT NULL,
+        subsidy_fen INTEGER NOT NULL,
+        PRIMARY KEY (flag_id, carrier, waybill_no)
+    );
+    CREATE INDEX anomaly_flag_parcels_parcel ON anomaly_flag_parcels (month, carrier, waybill_no);
+    CREATE TABLE held_parcels (
+        month TEXT NOT NULL,
+        carrier TEXT NOT NULL,
+        waybill_no TEXT NOT NULL,
+        subsidy_fen INTEGER NOT NULL,
+        statement_id INTEGER NOT NULL REFERENCES statements (id),
+        outcome TEXT CHECK (outcome IN ('released', 'confirmed')),
+        released_in INTEGER REFERENCES statements (id),
+        PRIMARY KEY (month, carrier, waybill_no)
+    );
+    CREATE TABLE anomaly_adjustments (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('confirmed_flag', 'audit_deduction')),
+        month TEXT NOT NULL,
+        carrier TEXT NOT NULL,
+        waybill_no TEXT,
+        source_id INTEGER NOT NULL,
+        amount_fen INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        statement_id INTEGER REFERENCES statements (id),
+        UNIQUE (kind, carrier, waybill_no, source_id)
+    );
+    CREATE TABLE audits (
+        id INTEGER PRIMARY KEY,
+        month TEXT NOT NULL,
+        carrier TEXT NOT NULL,
+        sample_size INTEGER NOT NULL CHECK (sample_size >= 1),
+        seed INTEGER NOT NULL,
+        population INTEGER NOT NULL,
+        claimed_fen INTEGER NOT NULL,
+        sample TEXT NOT NULL CHECK (json_valid(sample)),
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        deducted_fen INTEGER,
+        deducted_at TEXT,
+        deducted_by TEXT
+    );
+    CREATE TABLE audit_findings (
+        audit_id INTEGER NOT NULL REFERENCES audits (id),
+        waybill_no TEXT NOT NULL,
+        finding TEXT NOT NULL CHECK (finding IN ('confirmed', 'not_confirmed')),
+        note TEXT,
+        at TEXT NOT NULL,
+        by TEXT NOT NULL,
+        PRIMARY KEY (audit_id, waybill_no)
+    );
+    CREATE TABLE anomaly_runs (
+        month TEXT PRIMARY KEY,
+        as_of TEXT NOT NULL,
+        store_version INTEGER NOT NULL,
+        policy_key TEXT NOT NULL,
+        computed_at TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -4,6 +4,7 @@ Usage::
 
     python -m ingest.synthetic --parcels N --out DIR [--seed S] [--layout day|month]
                                   [--start 2023-01-01] [--months 6] [--overwrite]
+                                  [--plant N]
 
 Writes ``DIR/sites.csv`` (the registry of SPEC section 4), one zstd Parquet scan log per carrier
 and day (``DIR/scans/<CARRIER>/<CARRIER>-YYYY-MM-DD.parquet``) or per carrier and month
@@ -34,6 +35,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from ingest.planted import plant as plant_fraud
 
 H = 3_600_000_000  # one hour in microseconds
 DAY = 24 * H
@@ -348,7 +351,7 @@ class _Sink:
 
 def generate(
     out_dir: Path, parcels: int, seed: int = 42, layout: str = "day",
-    start: date = date(2023, 1, 1), months: int = 6, overwrite: bool = False,
+    start: date = date(2023, 1, 1), months: int = 6, overwrite: bool = False, plant: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
     """Write a sites registry, scan-log Parquet files and a manifest under ``out_dir``.
 
@@ -357,7 +360,8 @@ def generate(
     ``start``'s month (exclusive); scans falling after that are dropped, as an export cut at the
     period's end would be. A carrier without scans on a day gets no file for it. An
     ``out_dir/scans`` already holding Parquet files is refused unless ``overwrite``. Returns the
-    manifest dict (also written to ``out_dir/manifest.json``).
+    manifest dict (also written to ``out_dir/manifest.json``). ``plant`` > 0 adds that many
+    parcels per anomaly code on each side of its threshold (:mod:`ingest.planted`).
     """
     if layout not in ("day", "month"):
         raise ValueError(f"layout must be 'day' or 'month', not {layout!r}")
@@ -419,6 +423,12 @@ def generate(
                       file=sys.stderr)  # fmt: skip
         flushed = batch[-1] + 1
     sink.close()
+    planted = {}
+    if plant > 0:
+        steady = [s["site_code"] for s in sites if s["weight"] and not s["active_to"]
+                  and s["active_from"] <= str(start)]  # fmt: skip
+        planted = plant_fraud(out_dir, plant, seed, start, end, steady,
+                              [(c[0], c[1]) for c in CARRIERS])  # fmt: skip
     counts_out = {k: stats[k] for k in ("parcels", "rows_written", "files", "generated_scans",
         "scans_after_end_dropped", "overlap_rows", "duplicate_rows_injected", "bad_rows_injected",
         "parcels_via_district_center")}  # fmt: skip
@@ -434,6 +444,7 @@ def generate(
             "per_carrier": {c: {"parcels": stats[f"parcels:{c}"], "rows": stats[f"rows:{c}"]}
                             for c in CODES},
         },
+        "planted": planted,
         "wall_seconds": round(time.perf_counter() - t_start, 3),
     }  # fmt: skip
     text = json.dumps(manifest, indent=2, ensure_ascii=False)
@@ -452,11 +463,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--start", type=date.fromisoformat, default=date(2023, 1, 1))
     p.add_argument("--months", type=int, default=6)
     p.add_argument("--overwrite", action="store_true", help="replace an existing DIR/scans")
+    p.add_argument(
+        "--plant",
+        type=int,
+        default=0,
+        metavar="N",
+        help="plant N parcels per anomaly code on each side of each threshold",
+    )
     a = p.parse_args(argv)
     if a.parcels < 0 or a.months < 0:
         p.error("--parcels and --months must be >= 0")
     try:
-        m = generate(a.out, a.parcels, a.seed, a.layout, a.start, a.months, a.overwrite)
+        m = generate(a.out, a.parcels, a.seed, a.layout, a.start, a.months, a.overwrite, a.plant)
     except FileExistsError as exc:
         p.error(str(exc))
     print(json.dumps(m["counts"] | {"wall_seconds": m["wall_seconds"]}, ensure_ascii=False))

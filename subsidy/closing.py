@@ -15,6 +15,7 @@ from datetime import datetime
 from core.policy import Policy
 from core.store import Store, timestamp
 from core.timeutil import month_bounds, month_is_over
+from subsidy.anomalies import Flags, flags_for_month, save_flags
 from subsidy.closed import CLOSED_COLUMNS
 from subsidy.exceptions import ConflictError, InvalidValueError
 from subsidy.models import ClosedMonth, Closing, MonthlyReport
@@ -77,11 +78,19 @@ def close_month(
             policy_digest=policy.digest,
             policy_name=policy.name,
         )
-        _freeze(store, record, frozen, actor)
+        flags = flags_for_month(store, policy, month, report.as_of, version)  # SPEC §12
+        _freeze(store, record, frozen, actor, flags, policy)
     return record
 
 
-def _freeze(store: Store, record: ClosedMonth, report: MonthlyReport, actor: str) -> None:
+def _freeze(
+    store: Store,
+    record: ClosedMonth,
+    report: MonthlyReport,
+    actor: str,
+    flags: Flags,
+    policy: Policy,
+) -> None:
     """Store the record, the report and its figures (per carrier, and the adjustment lines
     it carries, per period and carrier), and audit the close, in one transaction."""
     month = record.month
@@ -113,6 +122,7 @@ def _freeze(store: Store, record: ClosedMonth, report: MonthlyReport, actor: str
                 for period, code, f in figures
             ],
         )
+        save_flags(store, db, flags, policy)  # SPEC §12: the flags as of the close hold
         create_statements(store, db, month, actor=actor)  # SPEC §11, same transaction
         store.audit(
             db,

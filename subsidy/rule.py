@@ -54,7 +54,7 @@ STATUS_SCHEMA = pl.Schema(
 )
 
 
-def _at_active(events: pl.LazyFrame, sites: pl.LazyFrame, kind: str) -> pl.LazyFrame:
+def at_active(events: pl.LazyFrame, sites: pl.LazyFrame, kind: str) -> pl.LazyFrame:
     """Keep the scans made at a site of ``kind`` on a date inside its active interval."""
     of_kind = sites.filter(pl.col("kind") == kind).select("site_code", "active_from", "active_to")
     day = pl.col("scan_time").dt.date()
@@ -87,7 +87,7 @@ def parcel_statuses(
     """
     cutoff = to_local(as_of)
     visible = events.filter(pl.col("scan_time") <= cutoff)
-    departs = _at_active(
+    departs = at_active(
         visible.filter(pl.col("scan_type") == "depart").select(*PARCEL, "site_code", "scan_time"),
         sites,
         "district_center",
@@ -96,7 +96,7 @@ def parcel_statuses(
         pl.col("scan_time").min().alias("d_time"),
         pl.col("site_code").sort_by("scan_time", "site_code").first().alias("d_site"),
     )
-    arrivals = _at_active(
+    arrivals = at_active(
         visible.filter(pl.col("scan_type").is_in(ARRIVAL_TYPES)).select(
             *PARCEL, "site_code", "scan_time", pl.col("scan_type").cast(pl.String)
         ),

@@ -5,9 +5,10 @@ in-scope parcels or adjustments in ``M`` (:func:`create_statements`, called by
 :func:`subsidy.closing.close_month`). Its figures come from what the close froze
 (``closed_month_figures``): ``claimed`` is the month's subsidy, ``adjustment`` the
 prior-period lines plus any negative claim carried from the carrier's earlier statement,
-``held`` the subsidy held by open anomaly flags (:mod:`subsidy.settlement.holds`). Payables
-are pro-rated to the budget left in ``M``'s year (:mod:`subsidy.settlement.prorate`) and fixed
-at creation.
+``held`` the subsidy held by open anomaly flags, and the audit controls' lines (released
+holds, confirmed flags, audit deductions) join the adjustment
+(:mod:`subsidy.settlement.holds`). Payables are pro-rated to the budget left in ``M``'s
+year (:mod:`subsidy.settlement.prorate`) and fixed at creation.
 
 Lifecycle: ``draft -> submitted -> approved -> paid``; ``reverse`` takes a paid statement
 back to ``approved`` (a failed transfer). The approver is another person than the submitter
@@ -28,7 +29,7 @@ from core.store import Store, timestamp
 from subsidy.exceptions import ConflictError, InvalidValueError, NotFoundError
 from subsidy.settlement.budgets import budget_in
 from subsidy.settlement.four_eyes import require_name, require_other_person
-from subsidy.settlement.holds import held_by_carrier
+from subsidy.settlement.holds import anomaly_lines, held_by_carrier, mark_applied, record_held
 from subsidy.settlement.prorate import allocate, claim_of
 
 STATUSES: tuple[str, ...] = ("draft", "submitted", "approved", "paid")
@@ -157,6 +158,8 @@ def create_statements(store: Store, db: sqlite3.Connection, month: str, *, actor
                 "amount_fen": int(r["carried_fen"]),
             }
         )
+    for code, extra in anomaly_lines(db, month).items():  # SPEC §12: holds, audits
+        lines.setdefault(code, []).extend(extra)
     carriers = sorted(set(own) | set(lines))
     if not carriers:
         return []
@@ -209,8 +212,10 @@ def create_statements(store: Store, db: sqlite3.Connection, month: str, *, actor
                     "UPDATE statements SET carried_into=? WHERE id=?",
                     (new_id, line["statement_id"]),
                 )
+        mark_applied(db, new_id, lines.get(code, []), code)
         statement = _get(db, new_id)
         _log(store, db, statement, actor, "create", None, {"figures": _figures(statement)})
+    record_held(db, month, dict(zip(carriers, ids, strict=True)))
     return ids
 
 

@@ -82,16 +82,24 @@ def test_a_negative_claim_pays_nothing_and_is_carried_until_used_up(store: Store
 def test_held_parcels_come_out_of_the_claim_before_pro_rating(store: Store) -> None:
     """With open holds on 40 fen of ZTO's parcels, ZTO claims 60 - 40 = 20; the budget of 50
     then covers 20 + 40 = 60 only in part: 17 + 33 (largest remainder, YTO's .33 < ZTO's .67)."""
-    with store.transaction() as db:  # the table the audit controls (SPEC §12) will keep
-        db.execute(
-            "CREATE TABLE anomaly_flags (month TEXT, carrier TEXT, subsidy_fen INTEGER,"
-            " status TEXT, held INTEGER)"
-        )
-        db.executemany(
-            "INSERT INTO anomaly_flags VALUES (?,?,?,?,?)",
-            [("2023-05", "ZTO", 20, "open", 1), ("2023-05", "ZTO", 20, "open", 1),
-             ("2023-05", "ZTO", 20, "cleared", 1), ("2023-04", "YTO", 20, "open", 1)],
-        )  # fmt: skip
+    flags = [  # (month, status, parcels held): ZT1 twice, ZT2 once, ZT3 only by a cleared flag
+        ("2023-05", "open", [("ZTO", "ZT1"), ("ZTO", "ZT2")]),
+        ("2023-05", "open", [("ZTO", "ZT1")]),
+        ("2023-05", "cleared", [("ZTO", "ZT3")]),
+        ("2023-04", "open", [("YTO", "YT1")]),
+    ]
+    with store.transaction() as db:  # as subsidy.anomalies.save_flags keeps them
+        for i, (month, status, held) in enumerate(flags, start=1):
+            db.execute(
+                "INSERT INTO anomaly_flags (id, flag_key, month, code, site_code, day, detail,"
+                " held, status, computed_at)"
+                " VALUES (?,?,?,'hub_spike','H','2023-05-01','{}',1,?,'t')",
+                (i, str(i), month, status),
+            )
+            db.executemany(
+                "INSERT INTO anomaly_flag_parcels VALUES (?,?,?,?,20)",
+                [(i, month, c, w) for c, w in held],
+            )
     set_budget(store, 2023, amount_fen=50, document_no="预算", actor="tests")
     close(store, "2023-05", {"ZTO": (3, 60), "YTO": (2, 40)})
     rows = by_carrier(store, "2023-05")
@@ -127,7 +135,10 @@ def test_a_month_without_figures_makes_no_statement(store: Store) -> None:
 def test_closing_and_its_statements_commit_together(store: Store, policy: Policy) -> None:
     """When the statements cannot be written, the month is not closed either; once they can,
     closing makes one statement per carrier from the frozen figures."""
-    ingest_rows(store, parcel("ZT100001", cst(2023, 5, 3, 9)) + parcel("ZT100002", cst(2023, 5, 4)))
+    # (arrivals by day: one at midnight would be held by an off_hours flag, SPEC §12)
+    ingest_rows(
+        store, parcel("ZT100001", cst(2023, 5, 3, 9)) + parcel("ZT100002", cst(2023, 5, 4, 9))
+    )
     with store.transaction() as db:
         db.execute(
             "CREATE TRIGGER no_statements BEFORE INSERT ON statements"
