@@ -71,24 +71,57 @@ def _localize_naive_datetime(naive: pl.Expr) -> pl.Expr:
     return pl.when(fixed).then(shifted).otherwise(_localize(pl.when(~fixed).then(naive)))
 
 
+def _digit_time(text: pl.Expr) -> pl.Expr:
+    """A time written in ASCII digits alone (SPEC §3a): epoch seconds (9-10 digits) or
+    milliseconds (12-13 digits), both instants; 14 digits of a valid ``YYYYMMDDHHMMSS``, an
+    Asia/Shanghai wall-clock time; any other number gives null (``bad_scan_time``)."""
+    n = text.str.len_bytes()
+    number = text.cast(pl.Int64, strict=False)
+    instant = (
+        pl.when(n.is_between(9, 10))
+        .then(number * 1_000_000)
+        .when(n.is_between(12, 13))
+        .then(number * 1_000)
+        .cast(pl.Datetime("us", "UTC"))
+        .dt.convert_time_zone(TZ_NAME)
+    )
+    wall = _localize(text.str.to_datetime("%Y%m%d%H%M%S", strict=False, time_unit="us"))
+    return pl.when(n == 14).then(wall).otherwise(instant)
+
+
 def parse_scan_time(col: pl.Expr) -> pl.Expr:
-    """Parse text times (``YYYY-MM-DD HH:MM:SS``, ISO 8601, optional fraction and offset).
+    """Parse text times (``YYYY-MM-DD HH:MM:SS``, ISO 8601, optional fraction and offset,
+    ``YYYY/M/D H:MM[:SS]``) and digit-only times (:func:`_digit_time`).
 
     A time without an offset is Asia/Shanghai local time. Unparseable text gives null.
     """
+    text = col.str.strip_chars()
     norm = (
-        col.str.strip_chars()
-        .str.replace(r"^(\d{4})/(\d{1,2})/(\d{1,2})", "${1}-${2}-${3}")
-        .str.replace(r"^(\d{4}-\d{2}-\d{2})T", "${1} ")
+        text.str.replace(r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})", "${1}-${2}-${3}")
+        .str.replace(r"^([0-9]{4})-([0-9])-", "${1}-0${2}-")
+        .str.replace(r"^([0-9]{4}-[0-9]{2})-([0-9])([ T]|$)", "${1}-0${2}${3}")
+        .str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) ([0-9]):", "${1} 0${2}:")
+        .str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})T", "${1} ")
         .str.replace(r"(?i)z$", "+00:00")
         # ISO 8601 also allows an offset of hours alone (+08) and a time without seconds
-        .str.replace(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)([+-]\d{2})$", "${1}${2}:00")
-        .str.replace(r"^(\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2})([+-]\d{2}:?\d{2})?$", "${1}:00${2}")
+        .str.replace(
+            r"([0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)([+-][0-9]{2})$", "${1}${2}:00"
+        )
+        .str.replace(
+            r"^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2} [0-9]{1,2}:[0-9]{2})([+-][0-9]{2}:?[0-9]{2})?$",
+            "${1}:00${2}",
+        )
     )
-    has_offset = norm.str.contains(r"[+-]\d{2}:?\d{2}$")
+    has_offset = norm.str.contains(r"[+-][0-9]{2}:?[0-9]{2}$")
     naive = norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
     aware = norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", strict=False, time_unit="us")
-    return pl.when(has_offset).then(aware.dt.convert_time_zone(TZ_NAME)).otherwise(_localize(naive))
+    return (
+        pl.when(text.str.contains(r"^[0-9]+$"))
+        .then(_digit_time(text))
+        .when(has_offset)
+        .then(aware.dt.convert_time_zone(TZ_NAME))
+        .otherwise(_localize(naive))
+    )
 
 
 def _canonical_time(dtype: pl.DataType) -> pl.Expr:
