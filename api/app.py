@@ -26,6 +26,7 @@ from api.routes import (
     months,
     parcels,
     reports,
+    scan_words,
     sites,
     tokens,
     uploads,
@@ -95,7 +96,19 @@ def create_app(
     app.state.store = store
     app.state.policy = policy
     errors.install(app)
-    for module in (health, uploads, reports, parcels, months, awards, sites, audit, jobs, tokens):
+    for module in (
+        health,
+        uploads,
+        reports,
+        parcels,
+        months,
+        awards,
+        sites,
+        scan_words,
+        audit,
+        jobs,
+        tokens,
+    ):
         app.include_router(module.router)
     console.install(app)  # the web console under /console/ (api/console)
     docs.install(app)

@@ -7,9 +7,11 @@ with a fixed sentence.
 
 Domain exceptions map to statuses here, and only here::
 
-    NotFoundError                         404 not_found
-    ConflictError, UploadConflict         409 conflict
-    InvalidValueError, SiteRegistryError  422 invalid_value
+    NotFoundError, ScanWordNotFound       404 not_found
+    ConflictError, UploadConflict,        409 conflict
+    ScanWordExists
+    InvalidValueError, SiteRegistryError, 422 invalid_value
+    ScanWordInvalid
     FileTooLarge                          413 file_too_large
     FileRefused                           422 file_refused
     StoreError                            503 store_unavailable
@@ -29,7 +31,14 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.exceptions import StoreError
-from ingest.exceptions import FileRefused, FileTooLarge, UploadConflict
+from ingest.exceptions import (
+    FileRefused,
+    FileTooLarge,
+    ScanWordExists,
+    ScanWordInvalid,
+    ScanWordNotFound,
+    UploadConflict,
+)
 from subsidy.exceptions import (
     ConflictError,
     InvalidValueError,
@@ -194,6 +203,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(UploadConflict, _domain(409, "conflict"))
     app.add_exception_handler(InvalidValueError, _domain(422, "invalid_value"))
     app.add_exception_handler(SiteRegistryError, _domain(422, "invalid_value"))
+    app.add_exception_handler(ScanWordNotFound, _domain(404, "not_found"))
+    app.add_exception_handler(ScanWordExists, _domain(409, "conflict"))
+    app.add_exception_handler(ScanWordInvalid, _domain(422, "invalid_value"))
     app.add_exception_handler(FileTooLarge, _domain(413, "file_too_large"))
     app.add_exception_handler(FileRefused, _domain(422, "file_refused"))
     app.add_exception_handler(StoreError, _store_unavailable)

@@ -416,3 +416,29 @@ class JobOut(BaseModel):
     scheduled: bool = Field(description="whether this process runs the scheduler")
     next_run_time: str | None
     last_runs: list[JobRun]
+
+
+class ScanWordIn(BaseModel):
+    """A scan-type word to add: for every carrier (``carrier`` null) or for one."""
+
+    word: str = Field(min_length=1, max_length=100, description="as written in the export")
+    scan_type: Literal["pickup", "depart", "arrive", "dispatch", "sign", "exception", "other"]
+    carrier: str | None = Field(default=None, description="a carrier code, or null for all")
+
+
+class ScanWordOut(BaseModel):
+    """One scan-type word; a shipped default has ``default`` true and no id."""
+
+    id: int | None
+    word: str
+    scan_type: str
+    carrier: str | None
+    default: bool
+    created_at: str | None
+    created_by: str | None
+
+
+class ScanWordList(BaseModel):
+    """Every scan-type word: the defaults, then those admins added."""
+
+    words: list[ScanWordOut]

@@ -219,6 +219,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE event_files_v6 RENAME TO event_files;
     CREATE INDEX event_files_part ON event_files (carrier, month);
     """,
+    # Scan-type words an admin added (SPEC §3a), for every carrier (carrier NULL) or one; the
+    # shipped defaults live in code (ingest.scan_words) and are never stored.
+    """
+    CREATE TABLE scan_words (
+        id INTEGER PRIMARY KEY,
+        word TEXT NOT NULL,
+        scan_type TEXT NOT NULL
+            CHECK (scan_type IN ('pickup','depart','arrive','dispatch','sign','exception','other')),
+        carrier TEXT,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX scan_words_word ON scan_words (lower(word), coalesce(carrier, ''));
+    """,
 )
 
 

@@ -7,16 +7,25 @@ from __future__ import annotations
 
 from core.events import SCAN_TYPES
 
-#: Accepted spellings of each scan type (lower-cased, trimmed), Chinese export labels included.
+#: The shipped scan-type words of couriers' exports (SPEC §3a), beside each canonical name
+#: itself; an admin adds more (:mod:`ingest.scan_words`). Matching ignores case and spaces.
+DEFAULT_SCAN_WORDS: dict[str, tuple[str, ...]] = {
+    "pickup": ("揽收", "收件", "揽件", "快件揽收", "揽收扫描", "收件扫描"),
+    "depart": ("发件", "发件扫描", "出仓扫描", "装车发件"),
+    "arrive": ("到件", "到件扫描", "到达", "入库扫描", "代理点收入扫描", "驿站入库"),
+    "dispatch": ("派件", "派件扫描", "派送", "出库扫描"),
+    "sign": (
+        "签收", "快件签收", "客户签收", "第三方签收", "驿站代收", "快件取出扫描", "妥投", "已签收",
+    ),
+    "exception": ("问题件", "问题件扫描", "退件", "退回", "拒收", "滞留"),
+    "other": ("装袋", "建包", "拆包", "称重"),
+}  # fmt: skip
+
+#: Accepted spellings of each scan type (lower-cased, trimmed): the canonical names and the
+#: shipped words.
 SCAN_TYPE_ALIASES: dict[str, str] = {
     **{t: t for t in SCAN_TYPES},
-    "揽收": "pickup",
-    "收件": "pickup",
-    "发件": "depart",
-    "到件": "arrive",
-    "派件": "dispatch",
-    "签收": "sign",
-    "问题件": "exception",
+    **{w.lower(): t for t, words in DEFAULT_SCAN_WORDS.items() for w in words},
 }
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("waybill_no", "scan_type", "site_code", "scan_time")

@@ -40,6 +40,7 @@ from core.store import (
 )
 from ingest.exceptions import FileRefused, UploadConflict
 from ingest.reader import first_line, open_upload
+from ingest.scan_words import word_lookup
 from ingest.schema import REJECT_REASONS
 from ingest.stream import IngestLimits, Spilled, spill_upload, write_partitions
 from ingest.validate import REJECT_COLUMNS, validate
@@ -318,6 +319,7 @@ def _ingest_locked(
                 carriers=policy.carriers,
                 now=now,
                 upload_id=upload.id,
+                scan_words=word_lookup(store, upload.carrier),
             ),
             scratch,
             limits,

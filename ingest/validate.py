@@ -155,14 +155,17 @@ def validate(
     carriers: dict[str, str],
     now: datetime,
     upload_id: int,
+    scan_words: dict[str, str] | None = None,
 ) -> pl.LazyFrame:
     """Attach ``reason`` (null for a valid row) and the canonical event columns to every row.
 
     ``raw`` holds ``row_no`` and the canonical columns as read (see :mod:`ingest.reader`).
     ``uploader_carrier`` fills rows without a carrier; a row naming another carrier is a
     ``carrier_mismatch``. ``now`` is the time of ingestion (scan times more than a day after
-    it are implausible). The result has every column of :data:`EVENT_SCHEMA`, ``reason`` and
-    the raw values as read prefixed ``raw_`` (made text by :func:`rejected_rows`).
+    it are implausible). ``scan_words`` maps lower-cased words to scan types (default: the
+    shipped words; :func:`ingest.scan_words.word_lookup` adds an admin's). The result has
+    every column of :data:`EVENT_SCHEMA`, ``reason`` and the raw values as read prefixed
+    ``raw_`` (made text by :func:`rejected_rows`).
     """
     schema = raw.collect_schema()
     names = schema.names()
@@ -197,7 +200,11 @@ def validate(
     )
     lf = lf.with_columns(
         pl.col("_scan_type_text")
-        .replace_strict(SCAN_TYPE_ALIASES, default=None, return_dtype=pl.String)
+        .replace_strict(
+            SCAN_TYPE_ALIASES if scan_words is None else scan_words,
+            default=None,
+            return_dtype=pl.String,
+        )
         .alias("_scan_type"),
         row_carrier.alias("carrier"),
     )
