@@ -29,6 +29,19 @@ from ingest.schema import (
 )
 
 PARQUET_MAGIC = b"PAR1"
+XLSX_MAGIC = b"PK\x03\x04"
+XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def excel_format(head: bytes) -> str | None:
+    """``xlsx`` or ``xls`` from a file's first 8 bytes (zip, OLE2 compound file), else None."""
+    if head.startswith(XLSX_MAGIC):
+        return "xlsx"
+    if head.startswith(XLS_MAGIC):
+        return "xls"
+    return None
+
+
 ENCRYPTED_MAGIC = b"PARE"
 _SNIFF_BYTES = 64 * 1024
 
@@ -73,7 +86,7 @@ class RawFile:
         return pl.concat(parts).lazy()
 
 
-def _human(n: int) -> str:
+def human(n: int) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
@@ -203,9 +216,19 @@ def _as_text(name: str, kind: str, part: str = "") -> pl.Expr:
 
 
 def _split_time(mapping: dict[str, str], kinds: dict[str, str]) -> pl.Expr:
-    """扫描日期 + 扫描时间 as one text time; a time cell that already holds a date is used alone."""
-    date = _as_text(mapping["scan_date"], kinds["scan_date"], "date").str.strip_chars()
-    clock = _as_text(mapping["scan_time"], kinds["scan_time"], "time").str.strip_chars()
+    """扫描日期 + 扫描时间 as one text time; a time cell that already holds a date is used alone.
+
+    An Excel date cell reads ``2023-05-01 00:00:00`` (its date is taken) and an Excel time
+    cell ``1899-12-31 08:30:00`` (the day Excel counts from: its time of day is taken)."""
+    date_text = _as_text(mapping["scan_date"], kinds["scan_date"], "date").str.strip_chars()
+    date = pl.coalesce(
+        date_text.str.extract(r"^([0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2})(?:[ T]|$)"), date_text
+    )
+    clock = (
+        _as_text(mapping["scan_time"], kinds["scan_time"], "time")
+        .str.strip_chars()
+        .str.replace(r"^(?:1899-12-3[01]|1900-01-0[0-9])[ T]", "")
+    )
     return (
         pl.when(clock.str.contains(r"^[0-9]{4}[-/]"))
         .then(clock)
@@ -213,7 +236,7 @@ def _split_time(mapping: dict[str, str], kinds: dict[str, str]) -> pl.Expr:
     )
 
 
-def _canonical_frame(
+def canonical_frame(
     lf: pl.LazyFrame, mapping: dict[str, str], kinds: dict[str, str], first_row: int = 1
 ) -> pl.LazyFrame:
     exprs = []
@@ -249,8 +272,8 @@ def _parquet_columns(
     uncompressed = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if uncompressed > max_uncompressed:
         raise FileTooLarge(
-            f"the file would decompress to {_human(uncompressed)}, over the limit of "
-            f"{_human(max_uncompressed)}; split the export into smaller files"
+            f"the file would decompress to {human(uncompressed)}, over the limit of "
+            f"{human(max_uncompressed)}; split the export into smaller files"
         )
     if meta.num_rows == 0:
         raise FileRefused("the file has no data rows")
@@ -280,7 +303,7 @@ def _parquet_batches(
         decoded += batch.nbytes
         if decoded > max_uncompressed:
             raise FileTooLarge(
-                f"the file decompresses to more than the limit of {_human(max_uncompressed)} "
+                f"the file decompresses to more than the limit of {human(max_uncompressed)} "
                 "(its pages expand far beyond what its metadata says); split the export into "
                 "smaller files"
             )
@@ -340,7 +363,7 @@ def _open_parquet(path: Path, max_uncompressed: int) -> RawFile:
         for table in _parquet_batches(path, list(mapping.values()), max_uncompressed, batch_rows):
             frame = pl.from_arrow(_readable(table, kinds, mapping), rechunk=False)
             assert isinstance(frame, pl.DataFrame)
-            yield _canonical_frame(frame.lazy(), mapping, kinds, first).collect()
+            yield canonical_frame(frame.lazy(), mapping, kinds, first).collect()
             first += frame.height
 
     return RawFile("parquet", rows, read, columns=mapping)
@@ -366,7 +389,9 @@ def _text_sample(path: Path) -> bytes:
     if not sample.strip():
         raise FileRefused("the file is empty")
     if b"\x00" in sample:
-        raise FileRefused("the file is neither Parquet nor CSV text (it holds binary data)")
+        raise FileRefused(
+            "the file is neither Parquet, an Excel workbook nor CSV text (it holds binary data)"
+        )
     return sample
 
 
@@ -479,7 +504,7 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
     lf = lf.rename(dict(zip(names, clean, strict=True)))
     mapping = _map_columns(clean)
     kinds = dict.fromkeys(mapping, "string")
-    frame = _canonical_frame(lf, mapping, kinds)
+    frame = canonical_frame(lf, mapping, kinds)
 
     def read(batch_rows: int) -> Iterator[pl.DataFrame]:
         # The streaming engine reads the text a chunk at a time, in order (row numbers hold).
@@ -489,18 +514,23 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
 
 
 def _format_of(path: Path, max_bytes: int) -> str:
-    """``parquet`` or ``csv`` (to be confirmed by reading), from the size and magic bytes."""
+    """``parquet``, ``xlsx``, ``xls`` or ``csv`` (to be confirmed by reading), from the size
+    and magic bytes."""
     size = path.stat().st_size
     if size == 0:
         raise FileRefused("the file is empty")
     if size > max_bytes:
         raise FileTooLarge(
-            f"the file is {_human(size)}, over the upload limit of {_human(max_bytes)}"
+            f"the file is {human(size)}, over the upload limit of {human(max_bytes)}"
         )
     with path.open("rb") as fh:
-        head = fh.read(4)
+        start = fh.read(8)
         fh.seek(max(size - 4, 0))
         tail = fh.read(4)
+    head = start[:4]
+    workbook = excel_format(start)
+    if workbook is not None:
+        return workbook
     if head == ENCRYPTED_MAGIC or tail == ENCRYPTED_MAGIC:
         raise FileRefused("the Parquet file is encrypted; export it without encryption")
     if head == PARQUET_MAGIC:
@@ -515,8 +545,13 @@ def open_upload(path: Path, *, max_bytes: int, max_uncompressed: int, scratch: P
 
     ``scratch`` is a private folder for a transcoded copy (GBK CSV exports become UTF-8).
     """
-    if _format_of(path, max_bytes) == "parquet":
+    fmt = _format_of(path, max_bytes)
+    if fmt == "parquet":
         return _open_parquet(path, max_uncompressed)
+    if fmt in ("xlsx", "xls"):
+        from ingest.excel import open_excel  # ingest.excel builds on this module
+
+        return open_excel(path, fmt, max_uncompressed)
     return _open_csv(path, scratch)
 
 
@@ -531,6 +566,10 @@ def check_upload(path: Path, *, max_bytes: int, max_uncompressed: int) -> str:
     if fmt == "parquet":
         _parquet_columns(path, max_uncompressed)
         return "parquet"
+    if fmt in ("xlsx", "xls"):
+        from ingest.excel import check_excel  # ingest.excel builds on this module
+
+        return check_excel(path, fmt, max_uncompressed)
     lines, whole = _first_lines(path)
     header = _check_header(lines)
     if whole and not any(line.strip() for line in lines[header.line + 1 :]):

@@ -9,6 +9,7 @@ import csv
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +261,194 @@ def test_title_lines_do_not_count_as_rows(store: Store, policy: Policy, tmp_path
     assert (upload.accepted, upload.rejected_by_reason) == (3, {"bad_waybill": 1})
     assert [(r["row_no"], r["waybill_no"]) for r in reject_rows(store)] == [(2, "bad!")]
     assert sorted(stored_events(store)["row_no"].to_list()) == [1, 3, 4]
+
+
+# -- Excel workbooks, written by the libraries courier systems use ----------------------------
+
+Cell = str | int | float | datetime | None
+
+
+def excel_rows(
+    header: dict[str, str],
+    *,
+    time: Callable[[datetime], Cell] = lambda t: t.replace(tzinfo=None),
+    waybill: Callable[[str], Cell] = lambda w: int(w) if w.isdigit() else w,
+    split_date: bool = False,
+) -> list[list[Cell]]:
+    """ROWS as typed cells: numeric waybills as numbers, times as date-time cells."""
+    fields = list(header)
+    out: list[list[Cell]] = [[header[f] for f in fields] + (["扫描日期"] if split_date else [])]
+    for row in ROWS:
+        cells: list[Cell] = []
+        for f in fields:
+            value = row.get(f)
+            if f == "scan_time":
+                cells.append(time(value))
+            elif f == "scan_type":
+                cells.append(WORDS[value])
+            elif f == "waybill_no":
+                cells.append(waybill(value))
+            else:
+                cells.append(value)
+        if split_date:
+            cells.append(row["scan_time"].replace(tzinfo=None, hour=0, minute=0, second=0))
+        out.append(cells)
+    return out
+
+
+def xlsxwriter_book(
+    sheets: list[tuple[str, list[list[Cell]]]], titles: int = 0
+) -> Callable[[Path], Path]:
+    def write(path: Path) -> Path:
+        import xlsxwriter
+
+        book = xlsxwriter.Workbook(path)
+        stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        clock = book.add_format({"num_format": "hh:mm:ss"})
+        for name, rows in sheets:
+            sheet = book.add_worksheet(name)
+            for i in range(titles):
+                sheet.write(i, 0, f"中通快递扫描明细 2023-05 ({i + 1})")
+            for r, cells in enumerate(rows, start=titles):
+                for c, cell in enumerate(cells):
+                    if isinstance(cell, datetime):
+                        sheet.write_datetime(r, c, cell, stamp)
+                    elif isinstance(cell, time_of_day):
+                        sheet.write_datetime(r, c, cell, clock)
+                    elif cell is not None:
+                        sheet.write(r, c, cell)
+        book.close()
+        return path
+
+    return write
+
+
+def openpyxl_book(rows: list[list[Cell]], titles: int = 0) -> Callable[[Path], Path]:
+    def write(path: Path) -> Path:
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        for i in range(titles):
+            sheet.append([f"扫描明细 第{i + 1}行"])
+        for cells in rows:
+            sheet.append(cells)
+        book.save(path)
+        return path
+
+    return write
+
+
+def xlwt_book(
+    sheets: list[tuple[str, list[list[Cell]]]], titles: int = 0
+) -> Callable[[Path], Path]:
+    def write(path: Path) -> Path:
+        import xlwt
+
+        book = xlwt.Workbook(encoding="utf-8")
+        stamp = xlwt.easyxf(num_format_str="yyyy-mm-dd hh:mm:ss")
+        clock = xlwt.easyxf(num_format_str="hh:mm:ss")
+        for name, rows in sheets:
+            sheet = book.add_sheet(name)
+            for i in range(titles):
+                sheet.write(i, 0, f"申通快递扫描明细 {i + 1}")
+            for r, cells in enumerate(rows, start=titles):
+                for c, cell in enumerate(cells):
+                    if isinstance(cell, datetime):
+                        sheet.write(r, c, cell, stamp)
+                    elif isinstance(cell, time_of_day):
+                        sheet.write(r, c, cell, clock)
+                    elif cell is not None:
+                        sheet.write(r, c, cell)
+        book.save(str(path))
+        return path
+
+    return write
+
+
+JT = {
+    "waybill_no": "运单号",
+    "scan_type": "扫描类型",
+    "site_code": "扫描网点",
+    "scan_time": "扫描时间",
+    "next_site_code": "下一站",
+}
+
+
+def split_cells() -> list[list[Cell]]:
+    rows = excel_rows(JT, time=lambda t: t.replace(tzinfo=None).time(), split_date=True)
+    return rows
+
+
+def two_sheets(rows: list[list[Cell]]) -> list[tuple[str, list[list[Cell]]]]:
+    """The rows over two sheets (header repeated), with a notes sheet between them."""
+    return [
+        ("扫描1", rows[:3]),
+        ("说明", [["本表由系统导出"], ["共两页"]]),
+        ("扫描2", [rows[0], *rows[3:]]),
+    ]
+
+
+EXCEL_SHAPES = [
+    pytest.param(xlsxwriter_book([("明细", excel_rows(JT))], titles=2), id="xlsx-xlsxwriter"),
+    pytest.param(openpyxl_book(excel_rows(ZH), titles=1), id="xlsx-openpyxl-aliases"),
+    pytest.param(xlwt_book([("明细", excel_rows(JT))], titles=1), id="xls-xlwt"),
+    pytest.param(xlsxwriter_book([("s", split_cells())]), id="xlsx-split-date-time"),
+    pytest.param(xlwt_book([("s", split_cells())], titles=3), id="xls-split-date-time"),
+    pytest.param(
+        xlsxwriter_book([("s", excel_rows(ZTO_OPEN, time=lambda t: int(epoch_ms(t))))]),
+        id="xlsx-epoch-ms-numbers",
+    ),
+    pytest.param(
+        xlwt_book([("s", excel_rows(ZH, time=lambda t: int(t.strftime("%Y%m%d%H%M%S"))))]),
+        id="xls-fourteen-digit-numbers",
+    ),
+    pytest.param(openpyxl_book(excel_rows(ZH, time=unpadded, waybill=str)), id="xlsx-text-slashes"),
+    pytest.param(xlsxwriter_book(two_sheets(excel_rows(JT)), titles=1), id="xlsx-two-sheets"),
+    pytest.param(xlwt_book(two_sheets(excel_rows(JT))), id="xls-two-sheets"),
+]
+
+
+@pytest.mark.parametrize("write", EXCEL_SHAPES)
+def test_excel_export_gives_the_canonical_store_and_report(
+    store: Store, policy: Policy, tmp_path: Path, write: Callable[[Path], Path]
+) -> None:
+    """A workbook's rows give the events (row numbers counting on across sheets) and the
+    report of the same rows as canonical Parquet; numeric waybills stay integers."""
+    upload = ingest_file(store, write(tmp_path / "export.bin"), policy, carrier="ZTO", now=NOW)
+    assert (upload.status, upload.error) == ("ingested", None)
+    assert upload.format in ("xlsx", "xls")
+    assert (upload.rows_read, upload.accepted, upload.rejected) == (4, 4, 0)
+    want_events, want_report = canonical(tmp_path, policy)
+    got = stored_events(store).drop("upload_id")
+    assert got.to_dicts() == want_events.to_dicts()
+    assert report_core(report(store, "2023-05", AS_OF, policy)) == want_report
+
+
+def test_excel_waybill_number_is_an_integer_and_other_rows_keep_their_row_numbers(
+    store: Store, policy: Policy, tmp_path: Path
+) -> None:
+    """780000000001 as a number cell is the waybill '780000000001'; a bad row on the second
+    sheet is rejected with the row number counted on from the first sheet."""
+    rows = excel_rows(JT)
+    rows[4][0] = 780000000001
+    rows[3][0] = "x"  # third data row: bad waybill
+    write = xlsxwriter_book([("a", rows[:3]), ("b", [rows[0], *rows[3:]])])
+    upload = ingest_file(store, write(tmp_path / "w.xlsx"), policy, carrier="ZTO", now=NOW)
+    assert (upload.accepted, upload.rejected_by_reason) == (3, {"bad_waybill": 1})
+    assert [(r["row_no"], r["waybill_no"]) for r in reject_rows(store)] == [(3, "x")]
+    events = stored_events(store)
+    assert "780000000001" in events["waybill_no"].to_list()
+    assert events.filter(pl.col("waybill_no") == "780000000001")["row_no"].to_list() == [4]
+
+
+def test_workbook_without_the_columns_is_refused_naming_them(
+    store: Store, policy: Policy, tmp_path: Path
+) -> None:
+    write = xlsxwriter_book([("s", [["订单号", "金额"], ["1", 2]])])
+    upload = ingest_file(store, write(tmp_path / "w.xlsx"), policy, carrier="ZTO", now=NOW)
+    assert upload.status == "refused"
+    assert upload.error is not None
+    assert upload.error.startswith("missing column waybill_no (运单号)")
+    assert "no sheet of the workbook" in upload.error
