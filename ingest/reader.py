@@ -390,7 +390,7 @@ def _text_sample(path: Path) -> bytes:
         raise FileRefused("the file is empty")
     if b"\x00" in sample:
         raise FileRefused(
-            "the file is neither Parquet, an Excel workbook nor CSV text (it holds binary data)"
+            "the file is neither Parquet nor CSV text nor an Excel workbook (it holds binary data)"
         )
     return sample
 
