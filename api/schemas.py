@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from subsidy.rule import INELIGIBLE_REASONS
 
@@ -296,6 +296,10 @@ class AwardOut(BaseModel):
 SiteKindText = Literal["district_center", "village_hub", "other"]
 
 
+#: One other name of a site: text without ``|`` (the CSV registry's separator).
+SiteAlias = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^|]*$")]
+
+
 class SiteIn(BaseModel):
     """One entry of the sites registry (SPEC §4); dates inclusive, Asia/Shanghai."""
 
@@ -307,6 +311,11 @@ class SiteIn(BaseModel):
     town: str | None = Field(default=None, max_length=100)
     active_from: date
     active_to: date | None = Field(default=None, description="empty: still active")
+    aliases: list[SiteAlias] = Field(
+        default_factory=list,
+        max_length=100,
+        description="other names of the site in couriers' exports (stored as its code)",
+    )
 
 
 class SiteOut(BaseModel):
@@ -318,6 +327,7 @@ class SiteOut(BaseModel):
     town: str | None
     active_from: date
     active_to: date | None
+    aliases: list[str] = Field(default_factory=list)
 
 
 class SitesIn(BaseModel):

@@ -233,6 +233,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX scan_words_word ON scan_words (lower(word), coalesce(carrier, ''));
     """,
+    # Other names of a site as couriers' exports write them (SPEC §3a): a JSON list of text.
+    """
+    ALTER TABLE sites ADD COLUMN aliases TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 

@@ -42,6 +42,7 @@ from ingest.exceptions import FileRefused, UploadConflict
 from ingest.reader import first_line, open_upload
 from ingest.scan_words import word_lookup
 from ingest.schema import REJECT_REASONS
+from ingest.site_names import site_lookup
 from ingest.stream import IngestLimits, Spilled, spill_upload, write_partitions
 from ingest.validate import REJECT_COLUMNS, validate
 
@@ -320,6 +321,7 @@ def _ingest_locked(
                 now=now,
                 upload_id=upload.id,
                 scan_words=word_lookup(store, upload.carrier),
+                site_names=site_lookup(store),
             ),
             scratch,
             limits,

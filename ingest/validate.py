@@ -137,6 +137,13 @@ def _canonical_time(dtype: pl.DataType) -> pl.Expr:
     return parse_scan_time(col.cast(pl.String)).cast(SCAN_TIME)
 
 
+def _site(cell: pl.Expr, names: dict[str, str] | None) -> pl.Expr:
+    """A site cell as its code: a registered name or alias becomes the site's code."""
+    if not names:
+        return cell
+    return cell.replace_strict(names, default=cell, return_dtype=pl.String)
+
+
 def carrier_lookup(carriers: dict[str, str]) -> dict[str, str]:
     """Map each accepted spelling of a carrier to its code: the upper-cased code and the Chinese
     name. Look up upper-cased text, so the code matches in any case (``zto``, ``Zto``).
@@ -156,6 +163,7 @@ def validate(
     now: datetime,
     upload_id: int,
     scan_words: dict[str, str] | None = None,
+    site_names: dict[str, str] | None = None,
 ) -> pl.LazyFrame:
     """Attach ``reason`` (null for a valid row) and the canonical event columns to every row.
 
@@ -165,7 +173,9 @@ def validate(
     it are implausible). ``scan_words`` maps lower-cased words to scan types (default: the
     shipped words; :func:`ingest.scan_words.word_lookup` adds an admin's). The result has
     every column of :data:`EVENT_SCHEMA`, ``reason`` and the raw values as read prefixed
-    ``raw_`` (made text by :func:`rejected_rows`).
+    ``raw_`` (made text by :func:`rejected_rows`). ``site_names`` maps registered site names
+    and aliases to codes (:func:`ingest.site_names.site_lookup`); a site cell holding one is
+    stored as the code.
     """
     schema = raw.collect_schema()
     names = schema.names()
@@ -182,8 +192,8 @@ def validate(
         raw_values["scan_time"] = pl.col("scan_time").dt.convert_time_zone(TZ_NAME)
     lf = raw.with_columns(expr.alias(f"raw_{c}") for c, expr in raw_values.items()).with_columns(
         _blank_to_null("raw_waybill_no").alias("waybill_no"),
-        _blank_to_null("raw_site_code").alias("site_code"),
-        _blank_to_null("raw_next_site_code").alias("next_site_code"),
+        _site(_blank_to_null("raw_site_code"), site_names).alias("site_code"),
+        _site(_blank_to_null("raw_next_site_code"), site_names).alias("next_site_code"),
         _blank_to_null("raw_scan_type").str.to_lowercase().alias("_scan_type_text"),
         _blank_to_null("raw_carrier").alias("_carrier_text"),
         _canonical_time(schema["scan_time"]).alias("scan_time"),

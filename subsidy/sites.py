@@ -8,6 +8,7 @@ in one transaction and writes the change to the audit log.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -58,7 +59,42 @@ def _read_registry_file(path: Path) -> pl.DataFrame:
         )
     if "active_to" not in df.columns:
         df = df.with_columns(pl.lit(None, pl.String).alias("active_to"))
-    return df.select(pl.col(c).str.strip_chars().replace("", None) for c in REGISTRY_COLUMNS)
+    if "aliases" not in df.columns:
+        df = df.with_columns(pl.lit(None, pl.String).alias("aliases"))
+    return df.select(
+        *(pl.col(c).str.strip_chars().replace("", None) for c in REGISTRY_COLUMNS),
+        pl.col("aliases")
+        .fill_null("")
+        .str.split("|")
+        .list.eval(pl.element().str.strip_chars())
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .alias("aliases"),
+    )
+
+
+def _name_problems(parsed: pl.DataFrame) -> list[str]:
+    """A name or alias that would name two sites, or that is another site's code (SPEC §3a)."""
+    codes = set(parsed["site_code"].drop_nulls())
+    owners: dict[str, set[str]] = {}
+    lines: dict[str, int] = {}
+    for line, code, name, aliases in parsed.select(
+        "line", "site_code", "name", "aliases"
+    ).iter_rows():
+        for word in {name, *aliases} - {None}:
+            owners.setdefault(word, set()).add(code)
+            lines.setdefault(word, line)
+    problems = []
+    for word, sites in owners.items():
+        if len(sites) > 1:
+            problems.append(
+                f"line {lines[word]}: the name or alias {word!r} names "
+                f"{len(sites)} sites ({', '.join(sorted(map(str, sites)))})"
+            )
+        elif word in codes and word not in sites:
+            problems.append(
+                f"line {lines[word]}: the name or alias {word!r} is the code of another site"
+            )
+    return problems
 
 
 def parse_registry(path: Path) -> pl.DataFrame:
@@ -86,6 +122,7 @@ def parse_registry(path: Path) -> pl.DataFrame:
         bad = parsed.filter(cond.fill_null(False))
         for line, code in bad.select("line", "site_code").head(5).iter_rows():
             problems.append(f"line {line} ({code or '?'}): {message}")
+    problems += _name_problems(parsed)
     if problems:
         raise SiteRegistryError(
             "sites registry refused, nothing changed: " + "; ".join(problems[:20])
@@ -99,6 +136,7 @@ def parse_registry(path: Path) -> pl.DataFrame:
         "town",
         pl.col("_from").alias("active_from"),
         pl.col("_to").alias("active_to"),
+        "aliases",
     )
 
 
@@ -111,13 +149,28 @@ def replace_sites(store: Store, sites: pl.DataFrame, *, actor: str) -> dict[str,
     before = load_sites(store)
     # sorted by kind (enum order), so the answer and the audit line never vary between runs
     counts = dict(sites.group_by("kind").len().sort("kind").cast({"kind": pl.String}).iter_rows())
+    if "aliases" not in sites.columns:
+        sites = sites.with_columns(pl.lit([], pl.List(pl.String)).alias("aliases"))
     rows = [
-        (code, name, kind, town, _date_text(a_from), _date_text(a_to))
-        for code, name, kind, town, a_from, a_to in sites.select(REGISTRY_COLUMNS).iter_rows()
+        (
+            code,
+            name,
+            kind,
+            town,
+            _date_text(a_from),
+            _date_text(a_to),
+            json.dumps(list(aliases or []), ensure_ascii=False),
+        )
+        for code, name, kind, town, a_from, a_to, aliases in sites.select(
+            *REGISTRY_COLUMNS, "aliases"
+        ).iter_rows()
     ]
     with store.transaction() as db:
         db.execute("DELETE FROM sites")
-        db.executemany("INSERT INTO sites VALUES (?,?,?,?,?,?)", rows)
+        db.executemany(
+            f"INSERT INTO sites ({', '.join(REGISTRY_COLUMNS)}, aliases) VALUES (?,?,?,?,?,?,?)",
+            rows,
+        )
         store.audit(
             db,
             actor,
@@ -135,6 +188,13 @@ def replace_sites(store: Store, sites: pl.DataFrame, *, actor: str) -> dict[str,
 def import_sites(store: Store, path: Path, *, actor: str = "cli") -> dict[str, int]:
     """Validate a registry file and replace the stored registry with it."""
     return replace_sites(store, parse_registry(path), actor=actor)
+
+
+def site_aliases(store: Store) -> dict[str, list[str]]:
+    """Each site's aliases (SPEC §3a), by code."""
+    with store.connect() as db:
+        rows = db.execute("SELECT site_code, aliases FROM sites").fetchall()
+    return {code: json.loads(aliases or "[]") for code, aliases in rows}
 
 
 def load_sites(store: Store) -> pl.DataFrame:

@@ -26,6 +26,7 @@ from tests.factories import (
     HUB,
     NOW,
     OTHER,
+    SITES,
     cst,
     make_store,
     reject_rows,
@@ -452,3 +453,88 @@ def test_workbook_without_the_columns_is_refused_naming_them(
     assert upload.error is not None
     assert upload.error.startswith("missing column waybill_no (运单号)")
     assert "no sheet of the workbook" in upload.error
+
+
+# -- sites given by name or alias ---------------------------------------------------------------
+
+
+def aliased_store(root: Path) -> Store:
+    """The test registry with aliases: the center is also '济阳分拨', the hub '仁风站'."""
+    from subsidy.sites import import_sites
+
+    store = make_store(root, sites=None)
+    lines = ["site_code,name,kind,town,active_from,active_to,aliases"]
+    for site in SITES:
+        alias = {CENTER: "济阳分拨|济阳中心", HUB: "仁风站"}.get(site["site_code"], "")
+        lines.append(
+            ",".join(site[c] for c in ("site_code", "name", "kind", "town", "active_from"))
+            + f",{site['active_to']},{alias}"
+        )
+    path = root.parent / "aliased-sites.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    import_sites(store, path)
+    return store
+
+
+NAMES = {CENTER: "济阳分拨", HUB: "仁风镇服务站", OTHER: "曲堤街道中转点"}
+
+
+def named_rows(header: dict[str, str]) -> list[list[str]]:
+    """ROWS with each site cell holding the site's name or alias instead of its code."""
+    rows = table(header)
+    at = list(header).index("site_code")
+    nxt = list(header).index("next_site_code")
+    for cells in rows[1:]:
+        cells[at] = NAMES.get(cells[at], cells[at])
+        cells[nxt] = {HUB: "仁风站"}.get(cells[nxt], cells[nxt])
+    return rows
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(text_file(named_rows(ZH)), id="csv"),
+        pytest.param(text_file(named_rows(ZH), encoding="gb18030", sep="\t"), id="tsv-gb18030"),
+        pytest.param(openpyxl_book([list(r) for r in named_rows(ZH)]), id="xlsx"),
+        pytest.param(xlwt_book([("s", [list(r) for r in named_rows(ZH)])]), id="xls"),
+    ],
+)
+def test_sites_by_name_or_alias_are_stored_as_codes(
+    policy: Policy, tmp_path: Path, write: Callable[[Path], Path]
+) -> None:
+    """济阳分拨 (an alias), 仁风镇服务站 (a name) and 曲堤街道中转点 are stored as their codes;
+    the events and report equal those of the codes as canonical Parquet."""
+    store = aliased_store(tmp_path / "data")
+    upload = ingest_file(store, write(tmp_path / "named.bin"), policy, carrier="ZTO", now=NOW)
+    assert (upload.accepted, upload.rejected) == (4, 0)
+    want_events, want_report = canonical(tmp_path, policy)
+    assert stored_events(store).drop("upload_id").to_dicts() == want_events.to_dicts()
+    assert report_core(report(store, "2023-05", AS_OF, policy)) == want_report
+
+
+@pytest.mark.parametrize(
+    ("aliases", "match"),
+    [
+        pytest.param({HUB: "济阳分拨"}, "names 2 sites", id="alias-of-two-sites"),
+        pytest.param({HUB: "济阳区级配送中心"}, "names 2 sites", id="alias-is-another-name"),
+        pytest.param({HUB: CENTER}, "is the code of another site", id="alias-is-another-code"),
+    ],
+)
+def test_a_name_or_alias_naming_two_sites_is_refused_at_import(
+    tmp_path: Path, aliases: dict[str, str], match: str
+) -> None:
+    from subsidy.exceptions import SiteRegistryError
+    from subsidy.sites import import_sites
+
+    store = aliased_store(tmp_path / "data")
+    lines = ["site_code,name,kind,town,active_from,active_to,aliases"]
+    for site in SITES:
+        alias = {CENTER: "济阳分拨", **aliases}.get(site["site_code"], "")
+        lines.append(
+            ",".join(site[c] for c in ("site_code", "name", "kind", "town", "active_from"))
+            + f",{site['active_to']},{alias}"
+        )
+    path = tmp_path / "bad-sites.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(SiteRegistryError, match=match):
+        import_sites(store, path)
