@@ -39,6 +39,7 @@ from core.store import (
     timestamp,
 )
 from ingest.exceptions import FileRefused, UploadConflict
+from ingest.judgement import judge, refusal
 from ingest.reader import first_line, open_upload
 from ingest.scan_words import word_lookup
 from ingest.schema import REJECT_REASONS
@@ -130,6 +131,10 @@ def _known(row: sqlite3.Row, carrier: str | None) -> Upload:
     return Upload.from_row(row, duplicate=row["status"] in ("ingested", "refused"))
 
 
+#: The upload holding given bytes: refused bytes claim nothing (SPEC §3a).
+_CLAIM = "SELECT * FROM uploads WHERE sha256=? AND status<>'refused' ORDER BY id DESC LIMIT 1"
+
+
 def register_upload(
     store: Store,
     path: Path,
@@ -141,7 +146,8 @@ def register_upload(
     sha256: str | None = None,
     move: bool = False,
 ) -> Upload:
-    """Record a received file; the same bytes again return the first upload.
+    """Record a received file; the same bytes again return the first upload, unless every
+    upload of them was refused whole: then they are a new upload, judged afresh (SPEC §3a).
 
     The upload returned for bytes already on record has ``created`` false, and
     ``duplicate`` true once it was ingested or refused (one left ``received`` by a crash is
@@ -152,7 +158,7 @@ def register_upload(
     """
     digest = sha256 or sha256_file(path)
     with store.connect() as db:
-        row = db.execute("SELECT * FROM uploads WHERE sha256=?", (digest,)).fetchone()
+        row = db.execute(_CLAIM, (digest,)).fetchone()
     if row is not None:
         if move:
             path.unlink(missing_ok=True)
@@ -178,7 +184,7 @@ def register_upload(
         path.unlink(missing_ok=True)
     size = target.stat().st_size
     with store.transaction() as db:
-        row = db.execute("SELECT * FROM uploads WHERE sha256=?", (digest,)).fetchone()
+        row = db.execute(_CLAIM, (digest,)).fetchone()
         if row is not None:  # registered meanwhile by a concurrent caller
             return _known(row, carrier)
         cur = db.execute(
@@ -329,6 +335,15 @@ def _ingest_locked(
         )
         if spilled.rows_read == 0:
             raise FileRefused("the file has no data rows")
+        judged = judge(spilled.rows_read, spilled.rejects.read())
+        refused = refusal(judged, policy.max_rejected_share, policy.carriers)
+        if refused is not None:
+            raise FileRefused(
+                refused,
+                code="mostly_rejected",
+                rows_read=judged.rows_read,
+                rejected=judged.rejected_detail(),
+            )
         hook("validated")
         out = write_partitions(
             store, upload.id, spilled, scratch=scratch, limits=limits, written=written

@@ -50,7 +50,13 @@ def _read_registry_file(path: Path) -> pl.DataFrame:
             df = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
     except Exception as exc:
         raise SiteRegistryError(f"cannot read the sites registry {path.name}: {exc}") from None
-    df = df.rename({c: c.strip().lstrip("\ufeff").lower() for c in df.columns})
+    names = [c.strip().lstrip("\ufeff").lower() for c in df.columns]
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise SiteRegistryError(
+            f"sites registry: column {', '.join(doubled)} appears twice; keep one"
+        )
+    df = df.rename(dict(zip(df.columns, names, strict=True)))
     missing = [c for c in REGISTRY_COLUMNS if c not in df.columns and c != "active_to"]
     if missing:
         raise SiteRegistryError(

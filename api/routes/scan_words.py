@@ -48,7 +48,7 @@ def add(body: ScanWordIn, principal: Admin, store: StoreDep, policy: PolicyDep) 
     "/{word_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove an added scan-type word (admin)",
-    responses=responses(401, 403, 404),
+    responses=responses(401, 403, 404, 422),
 )
 def remove(
     principal: Admin, store: StoreDep, word_id: int = PathParam(description="the word's id")

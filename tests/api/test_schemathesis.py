@@ -82,6 +82,9 @@ OPERATIONS = [
     ("POST", "/v1/center-awards/{award_id}/pay"),
     ("GET", "/v1/sites"),
     ("PUT", "/v1/sites"),
+    ("GET", "/v1/scan-words"),
+    ("POST", "/v1/scan-words"),
+    ("DELETE", "/v1/scan-words/{word_id}"),
     ("GET", "/v1/audit-log"),
     ("GET", "/v1/jobs"),
     ("GET", "/v1/tokens"),
@@ -93,7 +96,7 @@ LEFT_OUT = {("DELETE", "/v1/tokens/{token_id}")}
 def _caller(method: str, path: str) -> str:
     if method == "POST" and path == "/v1/uploads":
         return "operator"
-    if path.startswith(("/v1/sites", "/v1/tokens")):
+    if path.startswith(("/v1/sites", "/v1/tokens", "/v1/scan-words")):
         return "admin"
     return "finance"
 

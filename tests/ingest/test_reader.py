@@ -685,8 +685,10 @@ def test_hostile_parquet_file_is_refused_cleanly(
     assert store.version() == 0
     assert stored_events(store).height == 0
     assert list(store.events_dir.rglob("*")) == []
+    # Refused bytes claim nothing (SPEC §3a): sent again, they are judged afresh, alike.
     again = ingest_file(store, hostile, policy, carrier="ZTO", now=NOW)
-    assert (again.id, again.duplicate, again.error) == (upload.id, True, upload.error)
+    assert (again.status, again.duplicate, again.error) == ("refused", False, upload.error)
+    assert again.id != upload.id
 
 
 def test_gbk_csv_whose_first_lines_are_ascii_is_read_as_gbk(

@@ -3,6 +3,7 @@ an admin adds for every carrier or one carrier, applied to uploads judged after 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ WORDS = [(t, w) for t, words in DEFAULT_SCAN_WORDS.items() for w in words]
 
 
 def csv_of(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    """A CSV export of ``rows``."""
     text = "运单号,扫描类型,扫描网点,扫描时间\n" + "".join(",".join(r) + "\n" for r in rows)
     path.write_text(text, encoding="utf-8")
     return path
@@ -58,6 +60,7 @@ def test_added_words_apply_to_uploads_judged_afterwards(
 ) -> None:
     """中转扫描 is unknown; mapped for YTO only, ZTO's upload still rejects it; mapped for
     every carrier, ZTO's next upload accepts it. Removing the word takes it back."""
+    policy = dataclasses.replace(policy, max_rejected_share=1.0)  # one-row files, rejected
     rows = [("7731000001", "中转扫描", CENTER, "2023-05-01 08:00:00")]
     first = ingest_file(store, csv_of(tmp_path / "a.csv", rows), policy, carrier="ZTO", now=NOW)
     assert first.rejected_by_reason == {"unknown_scan_type": 1}
