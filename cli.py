@@ -125,6 +125,8 @@ def _describe(upload: Upload, name: str) -> str:
 
 def cmd_ingest(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     carrier = args.carrier.upper() if args.carrier else None
+    if args.check:
+        return _check_files(args, store, policy, carrier)
     progress = IngestProgress(args.files)
     failures = 0
     results = []
@@ -153,6 +155,32 @@ def cmd_ingest(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     if args.format == "json":
         print(_dump({"files": results}))
     return 1 if failures else 0
+
+
+def _check_files(
+    args: argparse.Namespace, store: Store, policy: Policy, carrier: str | None
+) -> int:
+    """``ingest --check``: the preview of each file (SPEC §3a), one JSON object per file (a
+    JSON list with ``--format json``); nothing is stored. Exit 1 when a file would be
+    refused."""
+    from ingest.preview import preview_file
+
+    refused = 0
+    previews = []
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            print(f"{name}: refused: no such file: {name}", file=sys.stderr)
+            refused += 1
+            continue
+        answer = preview_file(store, path, policy, carrier=carrier, now=now_local())
+        refused += answer["refusal"] is not None
+        previews.append({"file": name, **answer})
+        if args.format == "text":
+            print(_dump({"file": name, **answer}))
+    if args.format == "json":
+        print(_dump({"files": previews}))
+    return 1 if refused else 0
 
 
 def cmd_sites_import(args: argparse.Namespace, store: Store, policy: Policy) -> int:
@@ -311,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     ing = sub.add_parser(
         "ingest",
         parents=[fmt],
-        help="ingest scan-log files (Parquet or CSV)",
+        help="ingest scan-log files (Parquet, CSV/TSV, Excel .xlsx/.xls)",
         description="Ingest courier scan-log exports. Bad rows are rejected with a reason; a bad "
         "file is refused whole (exit 1); the same bytes twice, or the same scan in two files, "
         "count once.",
@@ -321,6 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--carrier",
         help="the uploader's carrier code (e.g. ZTO); rows of another "
         "carrier are rejected; without it every row needs a carrier column",
+    )
+    ing.add_argument(
+        "--check",
+        action="store_true",
+        help="preview only: print what an upload would give (format, header row, columns, "
+        "rows, rejects, scan words not known, refusal); store nothing",
     )
     ing.set_defaults(func=cmd_ingest)
 

@@ -452,3 +452,26 @@ class ScanWordList(BaseModel):
     """Every scan-type word: the defaults, then those admins added."""
 
     words: list[ScanWordOut]
+
+
+class RejectedReason(BaseModel):
+    """Rows of one reject reason in a preview: how many, and up to 20 of them."""
+
+    count: int
+    examples: list[dict[str, Any]]
+
+
+class UploadPreview(BaseModel):
+    """What an upload of a file would give (SPEC §3a), nothing stored: the answer of
+    ``POST /v1/uploads?dry_run=true``."""
+
+    format: str | None = Field(description="parquet, csv, xlsx or xls; null when unreadable")
+    header_row: int | None = Field(description="1-based row of the header in the file")
+    columns: dict[str, str] = Field(description="each field and the column that fed it")
+    rows_read: int
+    accepted: int
+    duplicates: int
+    rejected: dict[str, RejectedReason]
+    unmatched_words: dict[str, int] = Field(description="scan words not known, with their rows")
+    refusal: str | None = Field(description="the sentence a real upload would get, or null")
+    already_uploaded: int | None = Field(description="the upload holding these bytes, or null")

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Operator, PolicyDep, Reader, SettingsDep, StoreDep
 from api.errors import ApiError, responses
-from api.schemas import RejectPage, UploadList, UploadOut, UploadStatus
+from api.schemas import RejectPage, UploadList, UploadOut, UploadPreview, UploadStatus
 from api.upload_stream import FIELD, ReceivedFile, receive_file
 from core.policy import Policy
 from core.settings import Settings
@@ -34,6 +34,7 @@ from core.store import Store
 from core.timeutil import now_local
 from ingest.exceptions import FileRefused
 from ingest.ledger import find_upload_by_sha, iter_rejects, list_uploads, rejects_page
+from ingest.preview import preview_file
 from ingest.reader import check_upload
 from ingest.uploads import Upload, get_upload, ingest_upload, register_upload
 from subsidy.exceptions import NotFoundError
@@ -146,7 +147,11 @@ def ingest_later(store: Store, policy: Policy, upload_id: int) -> None:
     summary="Upload a scan-log export (operator)",
     openapi_extra=_UPLOAD_BODY,
     responses={
-        200: {"model": UploadOut, "description": "The same bytes again: the first upload"},
+        200: {
+            "model": UploadOut | UploadPreview,
+            "description": "The same bytes again: the first upload; with dry_run=true, the "
+            "preview of the file (nothing stored)",
+        },
         202: {"model": UploadOut, "description": "Accepted; ingestion runs in the background"},
         **responses(401, 403, 409, 413, 422),
     },
@@ -158,12 +163,29 @@ async def create_upload(
     policy: PolicyDep,
     settings: SettingsDep,
     background: BackgroundTasks,
+    dry_run: Annotated[
+        bool, Query(description="preview only (SPEC §3a): always 200, nothing stored")
+    ] = False,
 ) -> JSONResponse:
-    """Stream the multipart field ``file`` to the store and queue it for ingestion."""
+    """Stream the multipart field ``file`` to the store and queue it for ingestion; with
+    ``dry_run=true`` answer the file's preview instead and store nothing."""
     limit = upload_limit(settings, policy)
     received = await receive_file(
         request, tmp_dir=store.tmp_dir, limit=limit, flush_bytes=settings.upload_flush_bytes
     )
+    if dry_run:
+        try:
+            answer = await run_in_threadpool(
+                preview_file,
+                store,
+                received.path,
+                policy,
+                carrier=principal.carrier,
+                now=now_local(),
+            )
+        finally:
+            received.path.unlink(missing_ok=True)
+        return JSONResponse(UploadPreview.model_validate(answer).model_dump(mode="json"))
     try:
         upload, duplicate = await run_in_threadpool(
             _accept, store, policy, received, principal, limit

@@ -39,3 +39,48 @@ def test_wrong_carriers_export_refused_then_accepted_for_the_right_carrier(
     assert yto.json()["id"] != zto.json()["id"]
     done = client.get(f"/v1/uploads/{yto.json()['id']}", headers=bearer(tokens["other_operator"]))
     assert (done.json()["status"], done.json()["accepted"]) == ("ingested", 40)
+
+
+def test_dry_run_previews_with_the_spec_keys_and_stores_nothing(
+    client: TestClient, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    """Always 200, exactly SPEC §3a's keys; then the real upload; then the preview says it is
+    already uploaded and counts every row a duplicate."""
+    lines = ["J&T 扫描明细", "运单号,扫描类型,扫描网点,扫描日期,扫描时间"]
+    lines += [f"ZT{i:010d},发件扫描,JY-C01,2023-05-03,10:00:00" for i in range(6)]
+    lines += ["ZT9000000001,中转扫描,JY-C01,2023-05-03,10:00:00"]
+    path = tmp_path / "jt.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    op = bearer(tokens["operator"])
+    files = {"file": ("jt.csv", path.read_bytes(), "text/csv")}
+    first = client.post("/v1/uploads?dry_run=true", headers=op, files=files)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert list(body) == [
+        "format", "header_row", "columns", "rows_read", "accepted", "duplicates", "rejected",
+        "unmatched_words", "refusal", "already_uploaded",
+    ]  # fmt: skip
+    assert (body["format"], body["header_row"], body["rows_read"], body["accepted"]) == (
+        "csv",
+        2,
+        7,
+        6,
+    )
+    assert body["columns"]["scan_time"] == "扫描日期 + 扫描时间"
+    assert body["rejected"]["unknown_scan_type"]["count"] == 1
+    assert body["rejected"]["unknown_scan_type"]["examples"][0]["row_no"] == 7
+    assert body["unmatched_words"] == {"中转扫描": 1}
+    assert (body["refusal"], body["already_uploaded"]) == (None, None)
+    assert client.get("/v1/uploads", headers=op).json()["items"] == []
+    real = upload(client, tokens["operator"], path)
+    assert real.status_code == 202
+    again = client.post("/v1/uploads?dry_run=true", headers=op, files=files).json()
+    assert (again["already_uploaded"], again["accepted"], again["duplicates"]) == (
+        real.json()["id"],
+        0,
+        6,
+    )
+    junk = {"file": ("x.bin", b"\x00\x01binary", "application/octet-stream")}
+    refused = client.post("/v1/uploads?dry_run=true", headers=op, files=junk)
+    assert refused.status_code == 200
+    assert "binary data" in refused.json()["refusal"]

@@ -7,6 +7,8 @@ import dataclasses
 import os
 from pathlib import Path
 
+import pytest
+
 from core.policy import Policy
 from core.store import Store
 from ingest.inbox import inbox_dir, ingest_inbox
@@ -112,3 +114,32 @@ def test_inbox_wrong_carrier_refused_then_the_right_carriers_inbox_ingests_it(
         else:
             assert result["ingested"] == 1, result
     assert stored_events(store).height == 2480
+
+
+def test_cli_check_previews_the_refusal_and_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ingest --check``: the preview's keys, the refusal a real upload would get, exit 1;
+    nothing stored; the real ingest then gives that refusal."""
+    import json
+
+    import cli
+
+    data = tmp_path / "data"
+    path = yto_export(tmp_path / "export.csv", parcels=50, zto_rows=0)
+    code = cli.main(["--data-dir", str(data), "ingest", "--check", str(path), "--carrier", "ZTO"])
+    preview = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert preview["refusal"].endswith("50 of 50 rows name carrier YTO; is this YTO's export?")
+    assert preview["rejected"]["carrier_mismatch"]["count"] == 50
+    assert len(preview["rejected"]["carrier_mismatch"]["examples"]) == 20
+    assert (preview["accepted"], preview["already_uploaded"]) == (0, None)
+    store = Store(data)
+    with store.connect() as db:
+        assert db.execute("SELECT count(*) FROM uploads").fetchone()[0] == 0
+    code = cli.main(["--data-dir", str(data), "ingest", str(path), "--carrier", "ZTO"])
+    assert code == 1
+    assert preview["refusal"] in capsys.readouterr().err
+    ok = cli.main(["--data-dir", str(data), "ingest", "--check", str(path), "--carrier", "YTO"])
+    assert ok == 0
+    assert json.loads(capsys.readouterr().out)["accepted"] == 50
