@@ -231,6 +231,28 @@ def cmd_report(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     return 0
 
 
+def cmd_rejudge(args: argparse.Namespace, store: Store, policy: Policy) -> int:
+    """Judge an upload again with the scan words and site names in force now (SPEC §3a)."""
+    from ingest.rejudge import rejudge_upload
+    from ingest.uploads import get_upload
+
+    if get_upload(store, args.upload_id) is None:
+        print(f"no upload with id {args.upload_id}", file=sys.stderr)
+        return 1
+    try:
+        upload = rejudge_upload(
+            store, args.upload_id, policy, reason=args.reason, actor="cli", now=now_local()
+        )
+    except IngestError as exc:
+        print(f"upload {args.upload_id}: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(_dump(upload.as_dict()))
+    else:
+        print(_describe(upload, f"upload {upload.id}"))
+    return 0
+
+
 def cmd_parcel(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     info = explain_parcel(store, policy, args.carrier.upper(), args.waybill_no, _as_of(args.as_of))
     if args.format == "json":
@@ -368,6 +390,18 @@ def build_parser() -> argparse.ArgumentParser:
     par.add_argument("waybill_no")
     par.add_argument("--as-of", help="ISO 8601 instant (default: now)")
     par.set_defaults(func=cmd_parcel)
+
+    rej = sub.add_parser(
+        "rejudge",
+        parents=[fmt],
+        help="judge an upload again after a scan word or site alias was added",
+        description="Rows of an ingested upload rejected before are judged again (rows that "
+        "now pass become events; closed months get prior-period adjustments); a refused "
+        "upload's kept file is read again. Audited with the reason.",
+    )
+    rej.add_argument("upload_id", type=int)
+    rej.add_argument("--reason", required=True, help="why (written to the audit log)")
+    rej.set_defaults(func=cmd_rejudge)
 
     demo = sub.add_parser(
         "demo",

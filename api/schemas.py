@@ -475,3 +475,11 @@ class UploadPreview(BaseModel):
     unmatched_words: dict[str, int] = Field(description="scan words not known, with their rows")
     refusal: str | None = Field(description="the sentence a real upload would get, or null")
     already_uploaded: int | None = Field(description="the upload holding these bytes, or null")
+
+
+class RejudgeIn(BaseModel):
+    """Why an upload is judged again (written to the audit log)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)

@@ -26,7 +26,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Operator, PolicyDep, Reader, SettingsDep, StoreDep
 from api.errors import ApiError, responses
-from api.schemas import RejectPage, UploadList, UploadOut, UploadPreview, UploadStatus
+from api.schemas import (
+    RejectPage,
+    RejudgeIn,
+    UploadList,
+    UploadOut,
+    UploadPreview,
+    UploadStatus,
+)
 from api.upload_stream import FIELD, ReceivedFile, receive_file
 from core.policy import Policy
 from core.settings import Settings
@@ -36,6 +43,7 @@ from ingest.exceptions import FileRefused
 from ingest.ledger import find_upload_by_sha, iter_rejects, list_uploads, rejects_page
 from ingest.preview import preview_file
 from ingest.reader import check_upload
+from ingest.rejudge import rejudge_upload
 from ingest.uploads import Upload, get_upload, ingest_upload, register_upload
 from subsidy.exceptions import NotFoundError
 from subsidy.exports import rejects_csv
@@ -246,6 +254,31 @@ def list_(
 def get(upload_id: UploadId, principal: Reader, store: StoreDep) -> dict[str, Any]:
     """Status, rows read, accepted, rejected per reason, duplicates, error."""
     return _out(visible_upload(store, upload_id, principal), False)
+
+
+@router.post(
+    "/{upload_id}/rejudge",
+    response_model=UploadOut,
+    summary="Judge an upload again after a mapping change (its operator or an admin)",
+    responses=responses(401, 403, 404, 409, 422),
+)
+def rejudge(
+    upload_id: UploadId,
+    body: RejudgeIn,
+    principal: Reader,
+    store: StoreDep,
+    policy: PolicyDep,
+) -> dict[str, Any]:
+    """SPEC §3a: an ingested upload's rejected rows are judged again, a refused upload's kept
+    file is read again, with the scan words and site names in force now; answered like
+    ``GET /v1/uploads/{id}``; audited with the caller and the reason."""
+    if principal.role not in ("operator", "admin"):
+        raise ApiError(403, "forbidden", "only the upload's operator or an admin may re-judge")
+    visible_upload(store, upload_id, principal)
+    upload = rejudge_upload(
+        store, upload_id, policy, reason=body.reason, actor=principal.actor, now=now_local()
+    )
+    return _out(upload, False)
 
 
 @router.get(

@@ -84,3 +84,32 @@ def test_dry_run_previews_with_the_spec_keys_and_stores_nothing(
     refused = client.post("/v1/uploads?dry_run=true", headers=op, files=junk)
     assert refused.status_code == 200
     assert "binary data" in refused.json()["refusal"]
+
+
+def test_rejudge_by_the_uploads_operator_after_an_admin_maps_the_word(
+    client: TestClient, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    lines = ["运单号,扫描类型,扫描网点,扫描时间"]
+    lines += [f"ZT{i:010d},发件,JY-C01,2023-05-03 10:00:00" for i in range(3)]
+    lines += [f"ZT{i:010d},中转到达,JY-H01,2023-05-03 18:00:00" for i in range(2)]
+    path = tmp_path / "zto.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    uid = upload(client, tokens["operator"], path).json()["id"]
+    admin, op = bearer(tokens["admin"]), bearer(tokens["operator"])
+    word = {"word": "中转到达", "scan_type": "arrive", "carrier": "ZTO"}
+    assert client.post("/v1/scan-words", headers=admin, json=word).status_code == 201
+    url = f"/v1/uploads/{uid}/rejudge"
+    assert (
+        client.post(url, headers=bearer(tokens["finance"]), json={"reason": "x"}).status_code == 403
+    )
+    assert (
+        client.post(url, headers=bearer(tokens["other_operator"]), json={"reason": "x"}).status_code
+        == 404
+    )
+    assert client.post(url, headers=op, json={}).status_code == 422
+    done = client.post(url, headers=op, json={"reason": "中转到达 is an arrival"})
+    assert done.status_code == 200, done.text
+    assert (done.json()["accepted"], done.json()["rejected"]) == (5, 0)
+    assert done.json() == client.get(f"/v1/uploads/{uid}", headers=op).json()
+    log = client.get("/v1/audit-log?action=upload.rejudged", headers=admin).json()["items"]
+    assert log and "中转到达 is an arrival" in str(log[0]["new_value"])

@@ -70,6 +70,7 @@ OPERATIONS = [
     ("GET", "/v1/uploads"),
     ("GET", "/v1/uploads/{upload_id}"),
     ("GET", "/v1/uploads/{upload_id}/rejects"),
+    ("POST", "/v1/uploads/{upload_id}/rejudge"),
     ("GET", "/v1/reports/monthly"),
     ("GET", "/v1/reports/summary"),
     ("GET", "/v1/parcels/{carrier}/{waybill_no}"),
@@ -96,7 +97,7 @@ LEFT_OUT = {("DELETE", "/v1/tokens/{token_id}")}
 def _caller(method: str, path: str) -> str:
     if method == "POST" and path == "/v1/uploads":
         return "operator"
-    if path.startswith(("/v1/sites", "/v1/tokens", "/v1/scan-words")):
+    if path.startswith(("/v1/sites", "/v1/tokens", "/v1/scan-words")) or path.endswith("/rejudge"):
         return "admin"
     return "finance"
 
