@@ -135,6 +135,69 @@ def _known(row: sqlite3.Row, carrier: str | None) -> Upload:
 _CLAIM = "SELECT * FROM uploads WHERE sha256=? AND status<>'refused' ORDER BY id DESC LIMIT 1"
 
 
+def _keep(store: Store, path: Path, digest: str, move: bool) -> Path:
+    """Keep the file's bytes, unchanged, under its SHA-256 (once); returns where."""
+    target = stored_file(store, digest)
+    if not target.exists():
+        partial = target.with_name(f".{digest}.{os.getpid()}.part")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if move:
+                os.replace(path, partial)
+            else:
+                with path.open("rb") as src, store.open_write(partial) as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            fsync_file(partial)
+            os.replace(partial, target)
+            fsync_file(target)  # the rename, too
+        except OSError as exc:
+            # A partial copy must not keep the disk full until the daily upkeep.
+            partial.unlink(missing_ok=True)
+            raise disk_error(exc, "keeping the uploaded file") from exc
+    elif move:
+        path.unlink(missing_ok=True)
+    return target
+
+
+def record_refusal(
+    store: Store,
+    path: Path,
+    *,
+    carrier: str | None,
+    reason: str,
+    filename: str | None = None,
+    source: str = "inbox",
+    uploaded_by: str | None = None,
+) -> Upload:
+    """Record a file refused before it could become an upload (an inbox file in no carrier's
+    folder, bytes that are another carrier's upload): a ``refused`` ledger row with the
+    reason, the file kept for audit, so the operator sees it in the upload list."""
+    digest = sha256_file(path)
+    target = _keep(store, path, digest, move=False)
+    with store.transaction() as db:
+        cur = db.execute(
+            "INSERT INTO uploads (sha256, carrier, filename, size_bytes, source, uploaded_by,"
+            " received_at, status, error, ingested_at) VALUES (?,?,?,?,?,?,?, 'refused', ?, ?)",
+            (
+                digest,
+                carrier,
+                filename,
+                target.stat().st_size,
+                source,
+                uploaded_by,
+                timestamp(),
+                reason,
+                timestamp(),
+            ),
+        )
+        store.audit(
+            db, uploaded_by or source, "upload.refused", f"upload:{cur.lastrowid}",
+            new={"error": reason, "filename": filename, "carrier": carrier},
+        )  # fmt: skip
+        row = db.execute("SELECT * FROM uploads WHERE id=?", (cur.lastrowid,)).fetchone()
+    return Upload.from_row(row, created=True)
+
+
 def register_upload(
     store: Store,
     path: Path,
@@ -163,25 +226,7 @@ def register_upload(
         if move:
             path.unlink(missing_ok=True)
         return _known(row, carrier)
-    target = stored_file(store, digest)
-    if not target.exists():
-        partial = target.with_name(f".{digest}.{os.getpid()}.part")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if move:
-                os.replace(path, partial)
-            else:
-                with path.open("rb") as src, store.open_write(partial) as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-            fsync_file(partial)
-            os.replace(partial, target)
-            fsync_file(target)  # the rename, too
-        except OSError as exc:
-            # A partial copy must not keep the disk full until the daily upkeep.
-            partial.unlink(missing_ok=True)
-            raise disk_error(exc, "keeping the uploaded file") from exc
-    elif move:
-        path.unlink(missing_ok=True)
+    target = _keep(store, path, digest, move)
     size = target.stat().st_size
     with store.transaction() as db:
         row = db.execute(_CLAIM, (digest,)).fetchone()

@@ -4,11 +4,16 @@ of the same bytes is ingested."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from core.policy import Policy
+from core.store import Store
+from ingest.inbox import inbox_dir, ingest_inbox
 from tests.api.conftest import bearer, upload
+from tests.factories import NOW
 
 
 def test_header_only_csv_is_422_at_upload(
@@ -113,3 +118,24 @@ def test_rejudge_by_the_uploads_operator_after_an_admin_maps_the_word(
     assert done.json() == client.get(f"/v1/uploads/{uid}", headers=op).json()
     log = client.get("/v1/audit-log?action=upload.rejudged", headers=admin).json()["items"]
     assert log and "中转到达 is an arrival" in str(log[0]["new_value"])
+
+
+def test_inbox_refusals_are_in_the_upload_list_with_their_reason(
+    client: TestClient, tokens: dict[str, str], tmp_path: Path, store: Store, policy: Policy
+) -> None:
+    """A wrong carrier's export dropped in ZTO's inbox is refused; ZTO's operator sees it in
+    GET /v1/uploads and the console's list with the reason; YTO's inbox then ingests it."""
+    lines = ["快递公司,运单号,扫描类型,扫描网点,扫描时间"]
+    lines += [f"圆通,YT{i:010d},发件,JY-C01,2023-05-03 10:00:00" for i in range(10)]
+    data = ("\n".join(lines) + "\n").encode()
+    for folder in ("ZTO", "YTO"):
+        path = inbox_dir(store) / folder / "export.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (NOW.timestamp() - 60, NOW.timestamp() - 60))
+        ingest_inbox(store, policy, now=NOW)
+    mine = client.get("/v1/uploads", headers=bearer(tokens["operator"])).json()["items"]
+    assert [(u["status"], u["source"]) for u in mine] == [("refused", "inbox")]
+    assert "is this YTO's export?" in mine[0]["error"]
+    theirs = client.get("/v1/uploads", headers=bearer(tokens["other_operator"])).json()["items"]
+    assert [(u["status"], u["accepted"]) for u in theirs] == [("ingested", 10)]
