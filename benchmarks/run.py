@@ -53,6 +53,8 @@ class Measured:
     peak_rss: int
     stdout: str
     stderr: str
+    #: CPU seconds (user + system, all threads): steadier than wall time on a shared machine
+    cpu_seconds: float = 0.0
 
     def json(self) -> Any:
         """The child's stdout as JSON (its last line)."""
@@ -73,13 +75,20 @@ def measure(cmd: list[str], *, label: str) -> Measured:
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        result = Measured(seconds, usage.ru_maxrss * 1024, out.read(), err.read())
+        result = Measured(
+            seconds,
+            usage.ru_maxrss * 1024,
+            out.read(),
+            err.read(),
+            usage.ru_utime + usage.ru_stime,
+        )
     # The child's own high-water mark when it reports one (benchmarks.worker.own_peak_rss):
     # wait4's ru_maxrss carries this (large) parent's peak into the child across exec.
     with contextlib.suppress(ValueError, IndexError, KeyError, AttributeError, TypeError):
         result.peak_rss = int(result.json()["peak_rss_bytes"])
     print(
-        f"[bench] {label}: {seconds:.2f} s, peak RSS {result.peak_rss / 2**30:.2f} GiB",
+        f"[bench] {label}: {seconds:.2f} s ({result.cpu_seconds:.2f} s of CPU), "
+        f"peak RSS {result.peak_rss / 2**30:.2f} GiB",
         file=sys.stderr,
     )
     if proc.returncode != 0:
@@ -226,6 +235,7 @@ def cmd_full(a: argparse.Namespace) -> dict[str, Any]:
             "ingest": stats,
             "sites_import_seconds": round(sites.seconds, 3),
             "ingest_seconds": round(ingest.seconds, 3),
+            "ingest_cpu_seconds": round(ingest.cpu_seconds, 3),
             "ingest_rows_per_s": round(stats["rows_read"] / ingest.seconds),
             "ingest_peak_rss_gib": round(ingest.peak_rss / 2**30, 3),
             "report_seconds": round(reports.seconds, 3),
@@ -292,9 +302,15 @@ def cmd_floor(a: argparse.Namespace) -> dict[str, Any]:
         {
             "rows": full["rows"],
             "floor_seconds": round(floor.seconds, 3),
+            "floor_cpu_seconds": round(floor.cpu_seconds, 3),
             "floor_peak_rss_gib": round(floor.peak_rss / 2**30, 3),
             "ingest_seconds": full["ingest_seconds"],
             "ingest_vs_floor": round(full["ingest_seconds"] / floor.seconds, 3),
+            "ingest_vs_floor_cpu": (
+                round(full["ingest_cpu_seconds"] / floor.cpu_seconds, 3)
+                if full.get("ingest_cpu_seconds")
+                else None
+            ),
         },
     )
 

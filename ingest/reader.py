@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from ingest.exceptions import FileRefused, FileTooLarge
@@ -507,8 +508,26 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
     frame = canonical_frame(lf, mapping, kinds)
 
     def read(batch_rows: int) -> Iterator[pl.DataFrame]:
-        # The streaming engine reads the text a chunk at a time, in order (row numbers hold).
-        yield from frame.collect_batches(chunk_size=batch_rows, maintain_order=True)
+        # The streaming engine writes the parsed text to an Arrow file in the scratch folder
+        # (collecting its batches instead held more the longer the file: 0.68 GiB at 5M rows,
+        # 0.86 at 10M), which is then read back a batch at a time.
+        columns = scratch / f"{path.name}.columns.arrow"
+        frame.sink_ipc(columns, compression="lz4")
+        with pa.OSFile(str(columns)) as source:  # not mapped: mapped pages count in RSS
+            reader = pa.ipc.open_file(source)
+            pending: list[pa.RecordBatch] = []
+            held = 0
+            for i in range(reader.num_record_batches):
+                batch = reader.get_batch(i)
+                pending.append(batch)
+                held += batch.num_rows
+                if held >= batch_rows or i == reader.num_record_batches - 1:
+                    table = pa.Table.from_batches(pending)
+                    pending, held = [], 0
+                    out = pl.from_arrow(table, rechunk=False)
+                    assert isinstance(out, pl.DataFrame)
+                    yield out
+        columns.unlink(missing_ok=True)
 
     return RawFile("csv", None, read, header_row=header.line + 1, columns=mapping)
 

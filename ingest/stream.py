@@ -129,7 +129,7 @@ class _Chunks:
             self.spill()
             self._close()
         if self.on_disk:
-            with pa.memory_map(str(self.path)) as source:
+            with pa.OSFile(str(self.path)) as source:  # not mapped: mapped pages count in RSS
                 reader = ipc.open_file(source)
                 for i in range(reader.num_record_batches):
                     yield pa.Table.from_batches([reader.get_batch(i)])
