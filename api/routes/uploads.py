@@ -113,8 +113,9 @@ def _accept(
 ) -> tuple[Upload, bool]:
     """Register a received file; returns ``(upload, duplicate)``. Blocking: run in a thread.
 
-    The same-bytes rules are the ledger's (:func:`ingest.uploads.register_upload`): bytes on
-    record for another carrier are a conflict, already refused bytes are refused again.
+    The same-bytes rules are the ledger's (:func:`ingest.uploads.register_upload`): bytes
+    that are another carrier's upload are a conflict; bytes refused before claim nothing and
+    are judged afresh as a new upload (SPEC §3a).
     """
     known = find_upload_by_sha(store, received.sha256)
     refusal = None if known else _quick_check(policy, received.path, limit)
