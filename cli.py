@@ -132,6 +132,8 @@ def _describe(upload: Upload, name: str) -> str:
 
 def cmd_ingest(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     carrier = args.carrier.upper() if args.carrier else None
+    if args.check:
+        return _check_files(args, store, policy, carrier)
     progress = IngestProgress(args.files, also=args.on_step)
     failures = 0
     results = []
@@ -160,6 +162,32 @@ def cmd_ingest(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     if args.format == "json":
         print(_dump({"files": results}))
     return 1 if failures else 0
+
+
+def _check_files(
+    args: argparse.Namespace, store: Store, policy: Policy, carrier: str | None
+) -> int:
+    """``ingest --check``: the preview of each file (SPEC §3a), one JSON object per file (a
+    JSON list with ``--format json``); nothing is stored. Exit 1 when a file would be
+    refused."""
+    from ingest.preview import preview_file
+
+    refused = 0
+    previews = []
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            print(f"{name}: refused: no such file: {name}", file=sys.stderr)
+            refused += 1
+            continue
+        answer = preview_file(store, path, policy, carrier=carrier, now=now_local())
+        refused += answer["refusal"] is not None
+        previews.append({"file": name, **answer})
+        if args.format == "text":
+            print(_dump({"file": name, **answer}))
+    if args.format == "json":
+        print(_dump({"files": previews}))
+    return 1 if refused else 0
 
 
 def cmd_sites_import(args: argparse.Namespace, store: Store, policy: Policy) -> int:
@@ -210,6 +238,28 @@ def cmd_report(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     # with its prior-period adjustments (what the API answers).
     report = served_report(store, policy, args.month, as_of)
     print(_dump(report.model_dump(mode="json")) if args.format == "json" else _report_text(report))
+    return 0
+
+
+def cmd_rejudge(args: argparse.Namespace, store: Store, policy: Policy) -> int:
+    """Judge an upload again with the scan words and site names in force now (SPEC §3a)."""
+    from ingest.rejudge import rejudge_upload
+    from ingest.uploads import get_upload
+
+    if get_upload(store, args.upload_id) is None:
+        print(f"no upload with id {args.upload_id}", file=sys.stderr)
+        return 1
+    try:
+        upload = rejudge_upload(
+            store, args.upload_id, policy, reason=args.reason, actor="cli", now=now_local()
+        )
+    except IngestError as exc:
+        print(f"upload {args.upload_id}: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(_dump(upload.as_dict()))
+    else:
+        print(_describe(upload, f"upload {upload.id}"))
     return 0
 
 
@@ -338,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     ing = sub.add_parser(
         "ingest",
         parents=[fmt],
-        help="ingest scan-log files (Parquet or CSV)",
+        help="ingest scan-log files (Parquet, CSV/TSV, Excel .xlsx/.xls)",
         description="Ingest courier scan-log exports. Bad rows are rejected with a reason; a bad "
         "file is refused whole (exit 1); the same bytes twice, or the same scan in two files, "
         "count once.",
@@ -348,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--carrier",
         help="the uploader's carrier code (e.g. ZTO); rows of another "
         "carrier are rejected; without it every row needs a carrier column",
+    )
+    ing.add_argument(
+        "--check",
+        action="store_true",
+        help="preview only: print what an upload would give (format, header row, columns, "
+        "rows, rejects, scan words not known, refusal); store nothing",
     )
     ing.set_defaults(func=cmd_ingest)
 
@@ -366,6 +422,18 @@ def build_parser() -> argparse.ArgumentParser:
     par.add_argument("waybill_no")
     par.add_argument("--as-of", help="ISO 8601 instant (default: now)")
     par.set_defaults(func=cmd_parcel, reads=True)
+
+    rej = sub.add_parser(
+        "rejudge",
+        parents=[fmt],
+        help="judge an upload again after a scan word or site alias was added",
+        description="Rows of an ingested upload rejected before are judged again (rows that "
+        "now pass become events; closed months get prior-period adjustments); a refused "
+        "upload's kept file is read again. Audited with the reason.",
+    )
+    rej.add_argument("upload_id", type=int)
+    rej.add_argument("--reason", required=True, help="why (written to the audit log)")
+    rej.set_defaults(func=cmd_rejudge)
 
     demo = sub.add_parser(
         "demo",

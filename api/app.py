@@ -34,6 +34,7 @@ from api.routes import (  # settlement, SPEC §11; audit controls, SPEC §12
     parcels,
     program,
     reports,
+    scan_words,
     sites,
     statements,
     tokens,
@@ -106,7 +107,19 @@ def create_app(
     app.state.policy = policy
     app.state.throttle = SignInThrottle(max_delay=settings.signin_max_delay)
     errors.install(app)
-    for module in (health, uploads, reports, parcels, months, awards, sites, audit, jobs, tokens):
+    for module in (
+        health,
+        uploads,
+        reports,
+        parcels,
+        months,
+        awards,
+        sites,
+        scan_words,
+        audit,
+        jobs,
+        tokens,
+    ):
         app.include_router(module.router)
     app.include_router(statements.router)  # settlement, SPEC §11
     app.include_router(budgets.router)

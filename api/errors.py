@@ -11,11 +11,13 @@ is well formed); a well-formed request that the current state refuses, and that 
 once the state changes (the registry holds that district center, the month is over, the
 ``as_of`` is reached), is 409::
 
-    NotFoundError                         404 not_found
-    ConflictError, UploadConflict         409 conflict
+    NotFoundError, ScanWordNotFound       404 not_found
+    ConflictError, UploadConflict,        409 conflict
+    ScanWordExists
     InvalidValueError with a code of      409 conflict
       STATE_CODES (month_not_over, ...)
-    InvalidValueError, SiteRegistryError  422 invalid_value
+    InvalidValueError, SiteRegistryError, 422 invalid_value
+    ScanWordInvalid
     FileTooLarge                          413 file_too_large
     FileRefused                           422 file_refused
     StoreError                            503 store_unavailable
@@ -37,7 +39,14 @@ from starlette.requests import ClientDisconnect
 
 from api.schemas import PLAIN_TEXT, VISIBLE_TEXT
 from core.exceptions import StoreError
-from ingest.exceptions import FileRefused, FileTooLarge, UploadConflict
+from ingest.exceptions import (
+    FileRefused,
+    FileTooLarge,
+    ScanWordExists,
+    ScanWordInvalid,
+    ScanWordNotFound,
+    UploadConflict,
+)
 from subsidy.exceptions import (
     ConflictError,
     InvalidValueError,
@@ -276,6 +285,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(UploadConflict, _domain(409, "conflict"))
     app.add_exception_handler(InvalidValueError, _invalid_value)
     app.add_exception_handler(SiteRegistryError, _domain(422, "invalid_value"))
+    app.add_exception_handler(ScanWordNotFound, _domain(404, "not_found"))
+    app.add_exception_handler(ScanWordExists, _domain(409, "conflict"))
+    app.add_exception_handler(ScanWordInvalid, _domain(422, "invalid_value"))
     app.add_exception_handler(FileTooLarge, _domain(413, "file_too_large"))
     app.add_exception_handler(FileRefused, _domain(422, "file_refused"))
     app.add_exception_handler(StoreError, _store_unavailable)

@@ -12,7 +12,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from core.timeutil import DATE_PATTERN, parse_date
 from subsidy.models import Fen, Yuan
@@ -210,6 +217,10 @@ class AwardOut(BaseModel):
 SiteKindText = Literal["district_center", "village_hub", "other"]
 
 
+#: One other name of a site: text without ``|`` (the CSV registry's separator).
+SiteAlias = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^|]*$")]
+
+
 class SiteIn(BaseModel):
     """One entry of the sites registry (SPEC §4); dates inclusive, Asia/Shanghai."""
 
@@ -221,6 +232,11 @@ class SiteIn(BaseModel):
     town: str | None = Field(default=None, max_length=100, pattern=PLAIN_TEXT)
     active_from: DateText
     active_to: DateText | None = Field(default=None, description="empty: still active")
+    aliases: list[SiteAlias] = Field(
+        default_factory=list,
+        max_length=100,
+        description="other names of the site in couriers' exports (stored as its code)",
+    )
 
 
 class SiteOut(BaseModel):
@@ -232,6 +248,7 @@ class SiteOut(BaseModel):
     town: str | None
     active_from: date
     active_to: date | None
+    aliases: list[str] = Field(default_factory=list)
 
 
 class SitesIn(BaseModel):
@@ -344,3 +361,60 @@ class JobOut(BaseModel):
     scheduled: bool = Field(description="whether this process runs the scheduler")
     next_run_time: str | None
     last_runs: list[JobRun]
+
+
+class ScanWordIn(BaseModel):
+    """A scan-type word to add: for every carrier (``carrier`` null) or for one."""
+
+    word: str = Field(min_length=1, max_length=100, description="as written in the export")
+    scan_type: Literal["pickup", "depart", "arrive", "dispatch", "sign", "exception", "other"]
+    carrier: str | None = Field(default=None, description="a carrier code, or null for all")
+
+
+class ScanWordOut(BaseModel):
+    """One scan-type word; a shipped default has ``default`` true and no id."""
+
+    id: int | None
+    word: str
+    scan_type: str
+    carrier: str | None
+    default: bool
+    created_at: str | None
+    created_by: str | None
+
+
+class ScanWordList(BaseModel):
+    """Every scan-type word: the defaults, then those admins added."""
+
+    words: list[ScanWordOut]
+
+
+class RejectedReason(BaseModel):
+    """Rows of one reject reason in a preview: how many, and up to 20 of them."""
+
+    count: int
+    examples: list[dict[str, Any]]
+
+
+class UploadPreview(BaseModel):
+    """What an upload of a file would give (SPEC §3a), nothing stored: the answer of
+    ``POST /v1/uploads?dry_run=true``."""
+
+    format: str | None = Field(description="parquet, csv, xlsx or xls; null when unreadable")
+    header_row: int | None = Field(description="1-based row of the header in the file")
+    columns: dict[str, str] = Field(description="each field and the column that fed it")
+    rows_read: int
+    accepted: int
+    duplicates: int
+    rejected: dict[str, RejectedReason]
+    unmatched_words: dict[str, int] = Field(description="scan words not known, with their rows")
+    refusal: str | None = Field(description="the sentence a real upload would get, or null")
+    already_uploaded: int | None = Field(description="the upload holding these bytes, or null")
+
+
+class RejudgeIn(BaseModel):
+    """Why an upload is judged again (written to the audit log)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)

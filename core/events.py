@@ -10,7 +10,17 @@ import polars as pl
 
 from core.timeutil import TZ_NAME
 
-SCAN_TYPES: tuple[str, ...] = ("pickup", "depart", "arrive", "dispatch", "sign", "exception")
+#: ``other`` (装袋, 建包, ...) is kept as evidence and never used by the rule (SPEC §3a). Event
+#: files store the type as text, so files written before it existed read unchanged.
+SCAN_TYPES: tuple[str, ...] = (
+    "pickup",
+    "depart",
+    "arrive",
+    "dispatch",
+    "sign",
+    "exception",
+    "other",
+)
 ScanType = pl.Enum(SCAN_TYPES)
 
 SCAN_TIME = pl.Datetime("us", TZ_NAME)

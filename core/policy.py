@@ -64,6 +64,9 @@ class Policy:
     carriers: dict[str, str]
     max_upload_bytes: int
     max_uncompressed_bytes: int
+    #: An upload of which more than this share of data rows would be rejected is refused
+    #: whole (SPEC §3a), in [0, 1].
+    max_rejected_share: float = 0.5
     digest: str = field(default="", compare=False)
     anomalies: AnomalyPolicy = field(default_factory=AnomalyPolicy)
 
@@ -135,6 +138,17 @@ def anomalies_from_dict(table: dict[str, Any]) -> AnomalyPolicy:
     )
 
 
+def _share(value: Any) -> float:
+    share = float(value)
+    if not 0 <= share <= 1:
+        raise PolicyError(
+            f"limits.max_rejected_share must lie in [0, 1]; got {value!r}",
+            code="bad_rejected_share",
+            value=value,
+        )
+    return share
+
+
 def policy_from_dict(raw: dict[str, Any], digest: str = "") -> Policy:
     """Build and validate a :class:`Policy` from parsed TOML."""
     pol = raw.get("policy", {})
@@ -186,6 +200,7 @@ def policy_from_dict(raw: dict[str, Any], digest: str = "") -> Policy:
         carriers={str(k).upper(): str(v) for k, v in carriers.items()},
         max_upload_bytes=int(limits.get("max_upload_bytes", 2 * 1024**3)),
         max_uncompressed_bytes=int(limits.get("max_uncompressed_bytes", 16 * 1024**3)),
+        max_rejected_share=_share(limits.get("max_rejected_share", 0.5)),
         digest=digest,
         anomalies=anomalies_from_dict(raw.get("anomalies", {})),
     )

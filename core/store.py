@@ -365,7 +365,66 @@ MIGRATIONS: tuple[str, ...] = (
         computed_at TEXT NOT NULL
     );
     """,
+    # Scan-type words an admin added (SPEC §3a), for every carrier (carrier NULL) or one; the
+    # shipped defaults live in code (ingest.scan_words) and are never stored.
+    """
+    CREATE TABLE scan_words (
+        id INTEGER PRIMARY KEY,
+        word TEXT NOT NULL,
+        scan_type TEXT NOT NULL
+            CHECK (scan_type IN ('pickup','depart','arrive','dispatch','sign','exception','other')),
+        carrier TEXT,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX scan_words_word ON scan_words (lower(word), coalesce(carrier, ''));
+    """,
+    # Other names of a site as couriers' exports write them (SPEC §3a): a JSON list of text.
+    """
+    ALTER TABLE sites ADD COLUMN aliases TEXT NOT NULL DEFAULT '[]';
+    """,
+    # A file refused whole claims its bytes for no one (SPEC §3a): the same bytes may be
+    # another upload once every earlier one holding them was refused. Only one upload that is
+    # not refused may hold given bytes. Rebuilt with foreign keys off (SQLite's procedure for
+    # changing a table others reference), then checked.
+    """
+    -- foreign keys off
+    CREATE TABLE uploads_v10 (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        carrier TEXT,
+        filename TEXT,
+        size_bytes INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        uploaded_by TEXT,
+        received_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('received','ingesting','ingested','refused')),
+        error TEXT,
+        format TEXT,
+        rows_read INTEGER NOT NULL DEFAULT 0,
+        accepted INTEGER NOT NULL DEFAULT 0,
+        rejected INTEGER NOT NULL DEFAULT 0,
+        duplicates INTEGER NOT NULL DEFAULT 0,
+        rejected_by_reason TEXT NOT NULL DEFAULT '{}',
+        ingested_at TEXT,
+        store_version INTEGER,
+        failed_attempts INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO uploads_v10 SELECT id, sha256, carrier, filename, size_bytes, source,
+        uploaded_by, received_at, status, error, format, rows_read, accepted, rejected,
+        duplicates, rejected_by_reason, ingested_at, store_version, failed_attempts
+        FROM uploads;
+    DROP TABLE uploads;
+    ALTER TABLE uploads_v10 RENAME TO uploads;
+    CREATE INDEX uploads_carrier ON uploads (carrier, id);
+    CREATE INDEX uploads_sha256 ON uploads (sha256, id);
+    CREATE UNIQUE INDEX uploads_claim ON uploads (sha256) WHERE status <> 'refused';
+    """,
 )
+
+
+#: The first line of a migration that must run with foreign keys off (a table rebuild).
+_FOREIGN_KEYS_OFF = "-- foreign keys off"
 
 
 def _now_text() -> str:
@@ -416,7 +475,15 @@ class Store:
             db.execute("PRAGMA journal_mode=WAL")  # kept in the database file
             version = db.execute("PRAGMA user_version").fetchone()[0]
             for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                rebuild = script.lstrip().startswith(_FOREIGN_KEYS_OFF)
+                if rebuild:  # a table others reference is rebuilt (sqlite.org/lang_altertable)
+                    db.execute("PRAGMA foreign_keys=OFF")
                 db.executescript(f"BEGIN; {script}; PRAGMA user_version = {i}; COMMIT;")
+                if rebuild:
+                    db.execute("PRAGMA foreign_keys=ON")
+                    broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError(f"migration {i} broke foreign keys: {broken[:5]}")
         return self
 
     def open_existing(self) -> Store:

@@ -5,7 +5,11 @@ Hierarchy::
     IngestError
     ├── FileRefused          the upload is refused whole; nothing of it is ingested
     │   └── FileTooLarge     over the configured size (on disk or decompressed)
-    └── UploadConflict       the same bytes are already on record for another carrier
+    ├── UploadConflict       the same bytes are already on record for another carrier
+    └── ScanWordError        a scan-type word cannot be added or removed
+        ├── ScanWordInvalid  empty word, unknown scan type or carrier
+        ├── ScanWordExists   the word is already in that list
+        └── ScanWordNotFound no admin-added word has that id (defaults cannot be removed)
 
 Store errors are ``core.exceptions.StoreError``.
 """
@@ -27,3 +31,25 @@ class FileTooLarge(FileRefused):
 
 class UploadConflict(IngestError):
     """The same bytes were already uploaded for another carrier (a file is one upload, ever)."""
+
+
+class ScanWordError(IngestError):
+    """A scan-type word cannot be added or removed."""
+
+
+class ScanWordInvalid(ScanWordError):
+    """The word is empty, or its scan type or carrier is not known."""
+
+    code = "invalid_scan_word"
+
+
+class ScanWordExists(ScanWordError):
+    """The word is already mapped for that scope (every carrier, or the one named)."""
+
+    code = "scan_word_exists"
+
+
+class ScanWordNotFound(ScanWordError):
+    """No admin-added word has that id (the shipped defaults cannot be removed)."""
+
+    code = "scan_word_not_found"

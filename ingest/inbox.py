@@ -41,7 +41,7 @@ from typing import Any
 from core.policy import Policy
 from core.store import Store
 from ingest.exceptions import UploadConflict
-from ingest.uploads import Upload, ingest_upload, register_upload
+from ingest.uploads import Upload, ingest_upload, record_refusal, register_upload
 
 DONE, REFUSED = "done", "refused"
 IGNORED_SUFFIXES = (".part", ".tmp")
@@ -145,6 +145,10 @@ def _take(
         )
         item.outcome = REFUSED
         item.error = f"{where}; known carriers: {', '.join(sorted(policy.carriers))}"
+        # on record too, so that the upload list (API, console) shows it with its reason
+        item.upload_id = record_refusal(
+            store, path, carrier=None, reason=item.error, filename=path.name
+        ).id
         moved = _move_beside(path, folder / REFUSED, REASON_SUFFIX, f"{item.error}\n")
     else:
         upload: Upload | None = None
@@ -154,6 +158,10 @@ def _take(
             )
         except UploadConflict as exc:  # these bytes are another carrier's upload
             item.error = str(exc)
+            # on record for this carrier, so that its operator sees the file and why
+            item.upload_id = record_refusal(
+                store, path, carrier=carrier, reason=item.error, filename=path.name
+            ).id
         if upload is not None and not upload.duplicate:
             upload = ingest_upload(store, upload.id, policy, now=now)
         if upload is not None:

@@ -18,9 +18,13 @@ UPLOAD_STATUSES: tuple[str, ...] = ("received", "ingesting", "ingested", "refuse
 
 
 def find_upload_by_sha(store: Store, sha256: str) -> Upload | None:
-    """The upload of these exact bytes, if they were ever received."""
+    """The upload holding these exact bytes (received, ingesting or ingested), if any; bytes
+    refused whole claim nothing (SPEC §3a), so a refused upload is not returned."""
     with store.connect() as db:
-        row = db.execute("SELECT * FROM uploads WHERE sha256=?", (sha256,)).fetchone()
+        row = db.execute(
+            "SELECT * FROM uploads WHERE sha256=? AND status<>'refused' ORDER BY id DESC LIMIT 1",
+            (sha256,),
+        ).fetchone()
     return Upload.from_row(row) if row else None
 
 

@@ -12,7 +12,7 @@ import codecs
 import csv
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -21,9 +21,28 @@ import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from ingest.exceptions import FileRefused, FileTooLarge
-from ingest.schema import REQUIRED_COLUMNS, canonical_name, label
+from ingest.schema import (
+    REQUIRED_COLUMNS,
+    SCAN_CLOCK_NAMES,
+    canonical_name,
+    label,
+    preference,
+)
 
 PARQUET_MAGIC = b"PAR1"
+XLSX_MAGIC = b"PK\x03\x04"
+XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def excel_format(head: bytes) -> str | None:
+    """``xlsx`` or ``xls`` from a file's first 8 bytes (zip, OLE2 compound file), else None."""
+    if head.startswith(XLSX_MAGIC):
+        return "xlsx"
+    if head.startswith(XLS_MAGIC):
+        return "xls"
+    return None
+
+
 ENCRYPTED_MAGIC = b"PARE"
 _SNIFF_BYTES = 64 * 1024
 
@@ -42,6 +61,10 @@ class RawFile:
     format: str
     rows_hint: int | None
     _read: Callable[[int], Iterator[pl.DataFrame]]
+    #: 1-based row of the header in the file (title lines above it are skipped)
+    header_row: int = 1
+    #: each field and the file's column that fed it (``scan_date``: a split date column)
+    columns: dict[str, str] = field(default_factory=dict)
 
     def batches(self, rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
         """The canonical columns and ``row_no``, at most ``rows`` rows at a time, in file
@@ -64,7 +87,7 @@ class RawFile:
         return pl.concat(parts).lazy()
 
 
-def _human(n: int) -> str:
+def human(n: int) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
@@ -91,22 +114,59 @@ def damaged(exc: BaseException) -> FileRefused:
 
 
 def _map_columns(names: list[str]) -> dict[str, str]:
-    """Map canonical name -> the file's column name; refuse missing or doubled columns."""
-    mapping: dict[str, str] = {}
+    """Map canonical name -> the file's column name (SPEC §3a: among several columns naming
+    one field, a code column wins, then the first in :data:`FIELD_NAMES`' order); refuse
+    missing columns and a name written twice. A split date column is mapped as
+    ``scan_date`` when the time column beside it is 扫描时间."""
+    seen: set[str] = set()
+    candidates: dict[str, list[str]] = {}
     for name in names:
         canon = canonical_name(name)
         if canon is None:
             continue
-        if canon in mapping:
+        if name.strip().lower() in seen:
             raise FileRefused(
-                f"two columns mean {label(canon)}: {mapping[canon]!r} and {name!r}; keep one"
+                f"two columns mean {label(canon)}: {name!r} and {name!r}; keep one",
+                code="column_twice",
+                column=name,
             )
-        mapping[canon] = name
+        seen.add(name.strip().lower())
+        candidates.setdefault(canon, []).append(name)
+    mapping = {
+        canon: min(found, key=preference)
+        for canon, found in candidates.items()
+        if canon != "scan_date"
+    }
     missing = [c for c in REQUIRED_COLUMNS if c not in mapping]
     if missing:
-        found = ", ".join(repr(n) for n in names[:20]) or "no columns"
-        raise FileRefused(f"missing column {', '.join(label(c) for c in missing)}; found: {found}")
+        found_names = ", ".join(repr(n) for n in names[:20]) or "no columns"
+        raise FileRefused(
+            f"missing column {', '.join(label(c) for c in missing)}; found: {found_names}",
+            code="missing_column",
+            columns=missing,
+        )
+    if "scan_date" in candidates and mapping["scan_time"].strip() in SCAN_CLOCK_NAMES:
+        mapping["scan_date"] = candidates["scan_date"][0]
     return mapping
+
+
+#: How many rows at the top of a file may hold the header (title lines above it are skipped).
+HEADER_SEARCH_ROWS = 20
+
+
+def find_header(rows: list[list[str]]) -> tuple[int, dict[str, str]]:
+    """The index of the first of ``rows`` (the first :data:`HEADER_SEARCH_ROWS` of a file) that
+    names the required columns, and its mapping; refused with the first row's reason."""
+    first: FileRefused | None = None
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        names = [str(v) if v is not None else "" for v in row]
+        try:
+            return index, _map_columns(names)
+        except FileRefused as exc:
+            if exc.code == "column_twice":
+                raise
+            first = first or exc
+    raise first or FileRefused("the file has no header row", code="missing_column", columns=[])
 
 
 def _arrow_kind(t: pa.DataType) -> str:
@@ -122,32 +182,71 @@ def _arrow_kind(t: pa.DataType) -> str:
         return "binary"
     if pa.types.is_integer(t):
         return "integer"
+    if pa.types.is_date(t):
+        return "date"
     return str(t)
 
 
 _ALLOWED = {
-    "scan_time": {"timestamp", "string", "binary", "null"},
+    "scan_time": {"timestamp", "string", "binary", "integer", "null"},
     "waybill_no": {"string", "binary", "integer", "null"},
+    "scan_date": {"timestamp", "date", "string", "binary", "null"},
 }
 _STRING_KINDS = {"string", "binary", "null"}
 
 
 def _check_types(kinds: dict[str, str]) -> None:
     for canon, kind in kinds.items():
+        if canon == "scan_time" and kind == "timestamp" and "scan_date" in kinds:
+            continue  # a time-of-day cell Excel stores as a date-time
         allowed = _ALLOWED.get(canon, _STRING_KINDS)
         if kind not in allowed:
             want = {
-                "scan_time": "a timestamp or a string",
+                "scan_time": "a timestamp, a string or an integer",
                 "waybill_no": "a string or an integer",
             }.get(canon, "a string")
             raise FileRefused(f"column {label(canon)} is of type {kind}; it must be {want}")
 
 
-def _canonical_frame(
+def _as_text(name: str, kind: str, part: str = "") -> pl.Expr:
+    """A column as text; a timestamp's date (``part="date"``) or time of day (``"time"``)."""
+    expr = pl.col(name)
+    if kind == "timestamp" and part:
+        return expr.dt.strftime("%Y-%m-%d" if part == "date" else "%H:%M:%S")
+    return expr.cast(pl.String, strict=False)
+
+
+def _split_time(mapping: dict[str, str], kinds: dict[str, str]) -> pl.Expr:
+    """扫描日期 + 扫描时间 as one text time; a time cell that already holds a date is used alone.
+
+    An Excel date cell reads ``2023-05-01 00:00:00`` (its date is taken) and an Excel time
+    cell ``1899-12-31 08:30:00`` (the day Excel counts from: its time of day is taken)."""
+    date_text = _as_text(mapping["scan_date"], kinds["scan_date"], "date").str.strip_chars()
+    date = pl.coalesce(
+        date_text.str.extract(r"^([0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2})(?:[ T]|$)"), date_text
+    )
+    clock = (
+        _as_text(mapping["scan_time"], kinds["scan_time"], "time")
+        .str.strip_chars()
+        .str.replace(r"^(?:1899-12-3[01]|1900-01-0[0-9])[ T]", "")
+    )
+    return (
+        pl.when(clock.str.contains(r"^[0-9]{4}[-/]"))
+        .then(clock)
+        .otherwise(pl.concat_str([date, clock], separator=" "))
+    )
+
+
+def canonical_frame(
     lf: pl.LazyFrame, mapping: dict[str, str], kinds: dict[str, str], first_row: int = 1
 ) -> pl.LazyFrame:
     exprs = []
     for canon, name in mapping.items():
+        if canon == "scan_date":
+            continue
+        if canon == "scan_time" and "scan_date" in mapping:
+            exprs.append(_split_time(mapping, kinds).alias(canon))
+            continue
         expr = pl.col(name)
         if kinds[canon] != "timestamp":
             expr = expr.cast(pl.String, strict=False)
@@ -174,8 +273,8 @@ def _parquet_columns(
     uncompressed = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if uncompressed > max_uncompressed:
         raise FileTooLarge(
-            f"the file would decompress to {_human(uncompressed)}, over the limit of "
-            f"{_human(max_uncompressed)}; split the export into smaller files"
+            f"the file would decompress to {human(uncompressed)}, over the limit of "
+            f"{human(max_uncompressed)}; split the export into smaller files"
         )
     if meta.num_rows == 0:
         raise FileRefused("the file has no data rows")
@@ -205,7 +304,7 @@ def _parquet_batches(
         decoded += batch.nbytes
         if decoded > max_uncompressed:
             raise FileTooLarge(
-                f"the file decompresses to more than the limit of {_human(max_uncompressed)} "
+                f"the file decompresses to more than the limit of {human(max_uncompressed)} "
                 "(its pages expand far beyond what its metadata says); split the export into "
                 "smaller files"
             )
@@ -265,10 +364,10 @@ def _open_parquet(path: Path, max_uncompressed: int) -> RawFile:
         for table in _parquet_batches(path, list(mapping.values()), max_uncompressed, batch_rows):
             frame = pl.from_arrow(_readable(table, kinds, mapping), rechunk=False)
             assert isinstance(frame, pl.DataFrame)
-            yield _canonical_frame(frame.lazy(), mapping, kinds, first).collect()
+            yield canonical_frame(frame.lazy(), mapping, kinds, first).collect()
             first += frame.height
 
-    return RawFile("parquet", rows, read)
+    return RawFile("parquet", rows, read, columns=mapping)
 
 
 def _decodes(path: Path, encoding: str) -> bool:
@@ -291,7 +390,9 @@ def _text_sample(path: Path) -> bytes:
     if not sample.strip():
         raise FileRefused("the file is empty")
     if b"\x00" in sample:
-        raise FileRefused("the file is neither Parquet nor CSV text (it holds binary data)")
+        raise FileRefused(
+            "the file is neither Parquet nor CSV text nor an Excel workbook (it holds binary data)"
+        )
     return sample
 
 
@@ -311,30 +412,55 @@ _NO_HEADER = (
 )
 
 
-def _check_header(header: str) -> str:
-    """Refuse a CSV header that lacks a required column or names one twice; its separator."""
-    separator = "\t" if header.count("\t") > header.count(",") else ","
-    try:
-        names = next(csv.reader([header.lstrip("\ufeff")], delimiter=separator), [])
-    except csv.Error as exc:
-        raise FileRefused(f"the CSV header line cannot be read ({first_line(exc)})") from None
-    # Polars renames a repeated header ("waybill_no_duplicated_0"); refuse it as written.
-    _map_columns(names)
-    return separator
+@dataclass(frozen=True)
+class CsvHeader:
+    """Where a CSV export's header is (0-based line, title lines above it), its separator and
+    its mapping of fields to columns."""
+
+    line: int
+    separator: str
+    mapping: dict[str, str]
 
 
-def _csv_header(path: Path) -> str:
-    """The header line of a CSV export, from its first 64 KiB alone (UTF-8, else GBK)."""
-    sample = _text_sample(path)
-    if b"\n" not in sample and len(sample) == _SNIFF_BYTES:
-        raise FileRefused(_NO_HEADER)
-    line = sample.split(b"\n", 1)[0].rstrip(b"\r")
-    for encoding in ("utf-8-sig", "gb18030"):
+def _check_header(lines: list[str]) -> CsvHeader:
+    """The header among the first lines of a CSV export: the first that names the required
+    columns (refused as the first line would be when none does)."""
+    rows: list[list[str]] = []
+    separators: list[str] = []
+    for line in lines[:HEADER_SEARCH_ROWS]:
+        separator = "\t" if line.count("\t") > line.count(",") else ","
         try:
-            return line.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise FileRefused("the file is neither Parquet nor CSV text in UTF-8 or GBK")
+            rows.append(next(csv.reader([line.lstrip("\ufeff")], delimiter=separator), []))
+        except csv.Error as exc:
+            raise FileRefused(f"the CSV header line cannot be read ({first_line(exc)})") from None
+        separators.append(separator)
+    # Polars renames a repeated header ("waybill_no_duplicated_0"); refuse it as written.
+    index, mapping = find_header(rows)
+    return CsvHeader(index, separators[index], mapping)
+
+
+def _first_lines(path: Path) -> tuple[list[str], bool]:
+    """The first lines of a CSV export from its first 64 KiB alone (UTF-8, else GBK), and
+    whether those 64 KiB are the whole file."""
+    sample = _text_sample(path)
+    whole = len(sample) < _SNIFF_BYTES
+    if b"\n" not in sample and not whole:
+        raise FileRefused(_NO_HEADER)
+    raw = sample.split(b"\n")
+    if not whole:
+        raw = raw[:-1]  # a line cut off by the sample's end
+    lines: list[str] = []
+    for chunk in raw[: HEADER_SEARCH_ROWS + 1]:
+        line = chunk.rstrip(b"\r")
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                lines.append(line.decode(encoding))
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise FileRefused("the file is neither Parquet nor CSV text in UTF-8 or GBK")
+    return lines, whole
 
 
 def _open_csv(path: Path, scratch: Path) -> RawFile:
@@ -350,26 +476,36 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
                 shutil.copyfileobj(src, dst, 1 << 20)
         except UnicodeDecodeError as exc:
             raise FileRefused(f"the CSV text is not valid UTF-8 or GBK ({exc.reason})") from None
+    lines: list[str] = []
     try:
         with source.open("r", encoding="utf-8-sig") as fh:
-            header = fh.readline(_SNIFF_BYTES)
-            if not header.endswith("\n") and fh.read(1):
-                raise FileRefused(_NO_HEADER)
+            for _ in range(HEADER_SEARCH_ROWS):
+                line = fh.readline(_SNIFF_BYTES)
+                if not line:
+                    break
+                if not line.endswith("\n") and fh.read(1):
+                    raise FileRefused(_NO_HEADER)
+                lines.append(line.rstrip("\r\n"))
     except UnicodeDecodeError as exc:
         raise FileRefused(f"the CSV text is not valid UTF-8 or GBK ({exc.reason})") from None
-    separator = _check_header(header)
+    header = _check_header(lines)
     try:
         lf = pl.scan_csv(
-            source, infer_schema=False, separator=separator, encoding="utf8", glob=False
+            source,
+            infer_schema=False,
+            separator=header.separator,
+            encoding="utf8",
+            glob=False,
+            skip_lines=header.line,
         )
         names = lf.collect_schema().names()
     except Exception as exc:
         raise FileRefused(f"the file cannot be read as CSV ({first_line(exc)})") from None
-    names = [n.lstrip("\ufeff") for n in names]
-    lf = lf.rename(dict(zip(lf.collect_schema().names(), names, strict=True)))
-    mapping = _map_columns(names)
+    clean = [n.lstrip("\ufeff") for n in names]
+    lf = lf.rename(dict(zip(names, clean, strict=True)))
+    mapping = _map_columns(clean)
     kinds = dict.fromkeys(mapping, "string")
-    frame = _canonical_frame(lf, mapping, kinds)
+    frame = canonical_frame(lf, mapping, kinds)
 
     def read(batch_rows: int) -> Iterator[pl.DataFrame]:
         # The streaming engine writes the parsed text to an Arrow file in the scratch folder
@@ -393,22 +529,27 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
                     yield out
         columns.unlink(missing_ok=True)
 
-    return RawFile("csv", None, read)
+    return RawFile("csv", None, read, header_row=header.line + 1, columns=mapping)
 
 
 def _format_of(path: Path, max_bytes: int) -> str:
-    """``parquet`` or ``csv`` (to be confirmed by reading), from the size and magic bytes."""
+    """``parquet``, ``xlsx``, ``xls`` or ``csv`` (to be confirmed by reading), from the size
+    and magic bytes."""
     size = path.stat().st_size
     if size == 0:
         raise FileRefused("the file is empty")
     if size > max_bytes:
         raise FileTooLarge(
-            f"the file is {_human(size)}, over the upload limit of {_human(max_bytes)}"
+            f"the file is {human(size)}, over the upload limit of {human(max_bytes)}"
         )
     with path.open("rb") as fh:
-        head = fh.read(4)
+        start = fh.read(8)
         fh.seek(max(size - 4, 0))
         tail = fh.read(4)
+    head = start[:4]
+    workbook = excel_format(start)
+    if workbook is not None:
+        return workbook
     if head == ENCRYPTED_MAGIC or tail == ENCRYPTED_MAGIC:
         raise FileRefused("the Parquet file is encrypted; export it without encryption")
     if head == PARQUET_MAGIC:
@@ -423,19 +564,33 @@ def open_upload(path: Path, *, max_bytes: int, max_uncompressed: int, scratch: P
 
     ``scratch`` is a private folder for a transcoded copy (GBK CSV exports become UTF-8).
     """
-    if _format_of(path, max_bytes) == "parquet":
+    fmt = _format_of(path, max_bytes)
+    if fmt == "parquet":
         return _open_parquet(path, max_uncompressed)
+    if fmt in ("xlsx", "xls"):
+        from ingest.excel import open_excel  # ingest.excel builds on this module
+
+        return open_excel(path, fmt, max_uncompressed)
     return _open_csv(path, scratch)
 
 
 def check_upload(path: Path, *, max_bytes: int, max_uncompressed: int) -> str:
     """The checks of :func:`open_upload` that read no data: size, format, and a Parquet
     file's metadata (size once decompressed, rows, columns and their types) or a CSV's
-    header (from its first 64 KiB). Returns the format; raises :class:`FileRefused` as
-    ``open_upload`` would for these. Cheap whatever the file's size.
+    header (from its first 64 KiB; a CSV holding only its header has no data rows). Returns
+    the format; raises :class:`FileRefused` as ``open_upload`` would for these. Cheap
+    whatever the file's size.
     """
-    if _format_of(path, max_bytes) == "parquet":
+    fmt = _format_of(path, max_bytes)
+    if fmt == "parquet":
         _parquet_columns(path, max_uncompressed)
         return "parquet"
-    _check_header(_csv_header(path))
+    if fmt in ("xlsx", "xls"):
+        from ingest.excel import check_excel  # ingest.excel builds on this module
+
+        return check_excel(path, fmt, max_uncompressed)
+    lines, whole = _first_lines(path)
+    header = _check_header(lines)
+    if whole and not any(line.strip() for line in lines[header.line + 1 :]):
+        raise FileRefused("the file has no data rows", code="no_data_rows")
     return "csv"

@@ -40,8 +40,11 @@ from core.store import (
     timestamp,
 )
 from ingest.exceptions import FileRefused, UploadConflict
+from ingest.judgement import judge, refusal
 from ingest.reader import check_upload, first_line, open_upload
+from ingest.scan_words import word_lookup
 from ingest.schema import REJECT_REASONS
+from ingest.site_names import site_lookup
 from ingest.stream import IngestLimits, Spilled, spill_upload, write_partitions
 from ingest.validate import REJECT_COLUMNS, validate
 
@@ -131,33 +134,12 @@ def _known(row: sqlite3.Row, carrier: str | None) -> Upload:
     return Upload.from_row(row, duplicate=row["status"] in ("ingested", "refused"))
 
 
-def register_upload(
-    store: Store,
-    path: Path,
-    *,
-    carrier: str | None,
-    filename: str | None = None,
-    source: str = "cli",
-    uploaded_by: str | None = None,
-    sha256: str | None = None,
-    move: bool = False,
-) -> Upload:
-    """Record a received file; the same bytes again return the first upload.
+#: The upload holding given bytes: refused bytes claim nothing (SPEC §3a).
+_CLAIM = "SELECT * FROM uploads WHERE sha256=? AND status<>'refused' ORDER BY id DESC LIMIT 1"
 
-    The upload returned for bytes already on record has ``created`` false, and
-    ``duplicate`` true once it was ingested or refused (one left ``received`` by a crash is
-    for the caller to ingest). Bytes on record for another carrier raise
-    :class:`UploadConflict`, also when two callers register them at the same moment.
-    The file is kept unchanged under its SHA-256 for audit. With ``move`` the file is moved
-    (it must be a scratch copy on the same filesystem, as an API upload is).
-    """
-    digest = sha256 or sha256_file(path)
-    with store.connect() as db:
-        row = db.execute("SELECT * FROM uploads WHERE sha256=?", (digest,)).fetchone()
-    if row is not None:
-        if move:
-            path.unlink(missing_ok=True)
-        return _known(row, carrier)
+
+def _keep(store: Store, path: Path, digest: str, move: bool) -> Path:
+    """Keep the file's bytes, unchanged, under its SHA-256 (once); returns where."""
     target = stored_file(store, digest)
     if not target.exists():
         partial = target.with_name(f".{digest}.{os.getpid()}.part")
@@ -177,9 +159,80 @@ def register_upload(
             raise disk_error(exc, "keeping the uploaded file") from exc
     elif move:
         path.unlink(missing_ok=True)
+    return target
+
+
+def record_refusal(
+    store: Store,
+    path: Path,
+    *,
+    carrier: str | None,
+    reason: str,
+    filename: str | None = None,
+    source: str = "inbox",
+    uploaded_by: str | None = None,
+) -> Upload:
+    """Record a file refused before it could become an upload (an inbox file in no carrier's
+    folder, bytes that are another carrier's upload): a ``refused`` ledger row with the
+    reason, the file kept for audit, so the operator sees it in the upload list."""
+    digest = sha256_file(path)
+    target = _keep(store, path, digest, move=False)
+    with store.transaction() as db:
+        cur = db.execute(
+            "INSERT INTO uploads (sha256, carrier, filename, size_bytes, source, uploaded_by,"
+            " received_at, status, error, ingested_at) VALUES (?,?,?,?,?,?,?, 'refused', ?, ?)",
+            (
+                digest,
+                carrier,
+                filename,
+                target.stat().st_size,
+                source,
+                uploaded_by,
+                timestamp(),
+                reason,
+                timestamp(),
+            ),
+        )
+        store.audit(
+            db, uploaded_by or source, "upload.refused", f"upload:{cur.lastrowid}",
+            new={"error": reason, "filename": filename, "carrier": carrier},
+        )  # fmt: skip
+        row = db.execute("SELECT * FROM uploads WHERE id=?", (cur.lastrowid,)).fetchone()
+    return Upload.from_row(row, created=True)
+
+
+def register_upload(
+    store: Store,
+    path: Path,
+    *,
+    carrier: str | None,
+    filename: str | None = None,
+    source: str = "cli",
+    uploaded_by: str | None = None,
+    sha256: str | None = None,
+    move: bool = False,
+) -> Upload:
+    """Record a received file; the same bytes again return the first upload, unless every
+    upload of them was refused whole: then they are a new upload, judged afresh (SPEC §3a).
+
+    The upload returned for bytes already on record has ``created`` false, and
+    ``duplicate`` true once it was ingested or refused (one left ``received`` by a crash is
+    for the caller to ingest). Bytes on record for another carrier raise
+    :class:`UploadConflict`, also when two callers register them at the same moment.
+    The file is kept unchanged under its SHA-256 for audit. With ``move`` the file is moved
+    (it must be a scratch copy on the same filesystem, as an API upload is).
+    """
+    digest = sha256 or sha256_file(path)
+    with store.connect() as db:
+        row = db.execute(_CLAIM, (digest,)).fetchone()
+    if row is not None:
+        if move:
+            path.unlink(missing_ok=True)
+        return _known(row, carrier)
+    target = _keep(store, path, digest, move)
     size = target.stat().st_size
     with store.transaction() as db:
-        row = db.execute("SELECT * FROM uploads WHERE sha256=?", (digest,)).fetchone()
+        row = db.execute(_CLAIM, (digest,)).fetchone()
         if row is not None:  # registered meanwhile by a concurrent caller
             return _known(row, carrier)
         cur = db.execute(
@@ -343,6 +396,8 @@ def _ingest_locked(
                 carriers=policy.carriers,
                 now=now,
                 upload_id=upload.id,
+                scan_words=word_lookup(store, upload.carrier),
+                site_names=site_lookup(store),
             ),
             scratch,
             limits,
@@ -350,6 +405,15 @@ def _ingest_locked(
         )
         if spilled.rows_read == 0:
             raise FileRefused("the file has no data rows")
+        judged = judge(spilled.rows_read, spilled.rejects.read())
+        refused = refusal(judged, policy.max_rejected_share, policy.carriers)
+        if refused is not None:
+            raise FileRefused(
+                refused,
+                code="mostly_rejected",
+                rows_read=judged.rows_read,
+                rejected=judged.rejected_detail(),
+            )
         hook("validated")
         out = write_partitions(
             store, upload.id, spilled, scratch=scratch, limits=limits, written=written
@@ -464,7 +528,10 @@ def accept_upload(
     background).
     """
     with store.connect() as db:
-        known = db.execute("SELECT 1 FROM uploads WHERE sha256=?", (sha256,)).fetchone()
+        # bytes refused before claim nothing (SPEC §3a): they are checked afresh
+        known = db.execute(
+            "SELECT 1 FROM uploads WHERE sha256=? AND status <> 'refused'", (sha256,)
+        ).fetchone()
     refusal: str | None = None
     if known is None:
         try:

@@ -71,24 +71,57 @@ def _localize_naive_datetime(naive: pl.Expr) -> pl.Expr:
     return pl.when(fixed).then(shifted).otherwise(_localize(pl.when(~fixed).then(naive)))
 
 
+def _digit_time(text: pl.Expr) -> pl.Expr:
+    """A time written in ASCII digits alone (SPEC §3a): epoch seconds (9-10 digits) or
+    milliseconds (12-13 digits), both instants; 14 digits of a valid ``YYYYMMDDHHMMSS``, an
+    Asia/Shanghai wall-clock time; any other number gives null (``bad_scan_time``)."""
+    n = text.str.len_bytes()
+    number = text.cast(pl.Int64, strict=False)
+    instant = (
+        pl.when(n.is_between(9, 10))
+        .then(number * 1_000_000)
+        .when(n.is_between(12, 13))
+        .then(number * 1_000)
+        .cast(pl.Datetime("us", "UTC"))
+        .dt.convert_time_zone(TZ_NAME)
+    )
+    wall = _localize(text.str.to_datetime("%Y%m%d%H%M%S", strict=False, time_unit="us"))
+    return pl.when(n == 14).then(wall).otherwise(instant)
+
+
 def parse_scan_time(col: pl.Expr) -> pl.Expr:
-    """Parse text times (``YYYY-MM-DD HH:MM:SS``, ISO 8601, optional fraction and offset).
+    """Parse text times (``YYYY-MM-DD HH:MM:SS``, ISO 8601, optional fraction and offset,
+    ``YYYY/M/D H:MM[:SS]``) and digit-only times (:func:`_digit_time`).
 
     A time without an offset is Asia/Shanghai local time. Unparseable text gives null.
     """
+    text = col.str.strip_chars()
     norm = (
-        col.str.strip_chars()
-        .str.replace(r"^(\d{4})/(\d{1,2})/(\d{1,2})", "${1}-${2}-${3}")
-        .str.replace(r"^(\d{4}-\d{2}-\d{2})T", "${1} ")
+        text.str.replace(r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})", "${1}-${2}-${3}")
+        .str.replace(r"^([0-9]{4})-([0-9])-", "${1}-0${2}-")
+        .str.replace(r"^([0-9]{4}-[0-9]{2})-([0-9])([ T]|$)", "${1}-0${2}${3}")
+        .str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) ([0-9]):", "${1} 0${2}:")
+        .str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})T", "${1} ")
         .str.replace(r"(?i)z$", "+00:00")
         # ISO 8601 also allows an offset of hours alone (+08) and a time without seconds
-        .str.replace(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)([+-]\d{2})$", "${1}${2}:00")
-        .str.replace(r"^(\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2})([+-]\d{2}:?\d{2})?$", "${1}:00${2}")
+        .str.replace(
+            r"([0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)([+-][0-9]{2})$", "${1}${2}:00"
+        )
+        .str.replace(
+            r"^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2} [0-9]{1,2}:[0-9]{2})([+-][0-9]{2}:?[0-9]{2})?$",
+            "${1}:00${2}",
+        )
     )
-    has_offset = norm.str.contains(r"[+-]\d{2}:?\d{2}$")
+    has_offset = norm.str.contains(r"[+-][0-9]{2}:?[0-9]{2}$")
     naive = norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
     aware = norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", strict=False, time_unit="us")
-    return pl.when(has_offset).then(aware.dt.convert_time_zone(TZ_NAME)).otherwise(_localize(naive))
+    return (
+        pl.when(text.str.contains(r"^[0-9]+$"))
+        .then(_digit_time(text))
+        .when(has_offset)
+        .then(aware.dt.convert_time_zone(TZ_NAME))
+        .otherwise(_localize(naive))
+    )
 
 
 def _canonical_time(dtype: pl.DataType) -> pl.Expr:
@@ -102,6 +135,13 @@ def _canonical_time(dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.Null:
         return pl.lit(None, dtype=SCAN_TIME)
     return parse_scan_time(col.cast(pl.String)).cast(SCAN_TIME)
+
+
+def _site(cell: pl.Expr, names: dict[str, str] | None) -> pl.Expr:
+    """A site cell as its code: a registered name or alias becomes the site's code."""
+    if not names:
+        return cell
+    return cell.replace_strict(names, default=cell, return_dtype=pl.String)
 
 
 def carrier_lookup(carriers: dict[str, str]) -> dict[str, str]:
@@ -122,14 +162,20 @@ def validate(
     carriers: dict[str, str],
     now: datetime,
     upload_id: int,
+    scan_words: dict[str, str] | None = None,
+    site_names: dict[str, str] | None = None,
 ) -> pl.LazyFrame:
     """Attach ``reason`` (null for a valid row) and the canonical event columns to every row.
 
     ``raw`` holds ``row_no`` and the canonical columns as read (see :mod:`ingest.reader`).
     ``uploader_carrier`` fills rows without a carrier; a row naming another carrier is a
     ``carrier_mismatch``. ``now`` is the time of ingestion (scan times more than a day after
-    it are implausible). The result has every column of :data:`EVENT_SCHEMA`, ``reason`` and
-    the raw values as read prefixed ``raw_`` (made text by :func:`rejected_rows`).
+    it are implausible). ``scan_words`` maps lower-cased words to scan types (default: the
+    shipped words; :func:`ingest.scan_words.word_lookup` adds an admin's). The result has
+    every column of :data:`EVENT_SCHEMA`, ``reason`` and the raw values as read prefixed
+    ``raw_`` (made text by :func:`rejected_rows`). ``site_names`` maps registered site names
+    and aliases to codes (:func:`ingest.site_names.site_lookup`); a site cell holding one is
+    stored as the code.
     """
     schema = raw.collect_schema()
     names = schema.names()
@@ -146,8 +192,8 @@ def validate(
         raw_values["scan_time"] = pl.col("scan_time").dt.convert_time_zone(TZ_NAME)
     lf = raw.with_columns(expr.alias(f"raw_{c}") for c, expr in raw_values.items()).with_columns(
         _blank_to_null("raw_waybill_no").alias("waybill_no"),
-        _blank_to_null("raw_site_code").alias("site_code"),
-        _blank_to_null("raw_next_site_code").alias("next_site_code"),
+        _site(_blank_to_null("raw_site_code"), site_names).alias("site_code"),
+        _site(_blank_to_null("raw_next_site_code"), site_names).alias("next_site_code"),
         _blank_to_null("raw_scan_type").str.to_lowercase().alias("_scan_type_text"),
         _blank_to_null("raw_carrier").alias("_carrier_text"),
         _canonical_time(schema["scan_time"]).alias("scan_time"),
@@ -164,7 +210,11 @@ def validate(
     )
     lf = lf.with_columns(
         pl.col("_scan_type_text")
-        .replace_strict(SCAN_TYPE_ALIASES, default=None, return_dtype=pl.String)
+        .replace_strict(
+            SCAN_TYPE_ALIASES if scan_words is None else scan_words,
+            default=None,
+            return_dtype=pl.String,
+        )
         .alias("_scan_type"),
         row_carrier.alias("carrier"),
     )

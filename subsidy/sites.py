@@ -8,6 +8,7 @@ in one transaction and writes the change to the audit log.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -76,7 +77,49 @@ def _read_registry_file(path: Path) -> pl.DataFrame:
         )
     if "active_to" not in df.columns:
         df = df.with_columns(pl.lit(None, pl.String).alias("active_to"))
-    return df.select(pl.col(c).str.strip_chars().replace("", None) for c in REGISTRY_COLUMNS)
+    if "aliases" not in df.columns:
+        df = df.with_columns(pl.lit(None, pl.String).alias("aliases"))
+    return df.select(
+        *(pl.col(c).str.strip_chars().replace("", None) for c in REGISTRY_COLUMNS),
+        pl.col("aliases")
+        .fill_null("")
+        .str.split("|")
+        .list.eval(pl.element().str.strip_chars())
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .alias("aliases"),
+    )
+
+
+#: The checks of names and aliases (SPEC §3a): what each says, by its code.
+NAME_CHECKS = {
+    "alias_names_two_sites": "a name or alias names more than one site",
+    "alias_is_other_code": "a name or alias is the code of another site",
+}
+
+
+def _name_problems(parsed: pl.DataFrame) -> list[dict[str, object]]:
+    """A name or alias that would name two sites, or that is another site's code (SPEC §3a);
+    each problem names its line and the word (``site_code`` of the problem)."""
+    codes = set(parsed["site_code"].drop_nulls())
+    owners: dict[str, set[str]] = {}
+    lines: dict[str, int] = {}
+    for line, code, name, aliases in parsed.select(
+        "line", "site_code", "name", "aliases"
+    ).iter_rows():
+        for word in {name, *aliases} - {None}:
+            owners.setdefault(word, set()).add(code)
+            lines.setdefault(word, line)
+    problems: list[dict[str, object]] = []
+    for word, sites in owners.items():
+        if len(sites) > 1:
+            problems.append(
+                {"line": lines[word], "site_code": word, "check": "alias_names_two_sites"}
+            )
+        elif word in codes and word not in sites:
+            problems.append(
+                {"line": lines[word], "site_code": word, "check": "alias_is_other_code"}
+            )
+    return problems
 
 
 def _date_of(column: str) -> pl.Expr:
@@ -126,6 +169,8 @@ def parse_registry(path: Path) -> pl.DataFrame:
         bad = parsed.filter(cond.fill_null(False))
         for line, code in bad.select("line", "site_code").head(5).iter_rows():
             problems.append({"line": line, "site_code": code or "?", "check": check})
+    problems += _name_problems(parsed)
+    messages.update(NAME_CHECKS)
     if problems:
         shown = problems[:20]
         raise SiteRegistryError(
@@ -147,6 +192,7 @@ def parse_registry(path: Path) -> pl.DataFrame:
         "town",
         pl.col("_from").alias("active_from"),
         pl.col("_to").alias("active_to"),
+        "aliases",
     )
 
 
@@ -159,13 +205,28 @@ def replace_sites(store: Store, sites: pl.DataFrame, *, actor: str) -> dict[str,
     before = load_sites(store)
     # sorted by kind (enum order), so the answer and the audit line never vary between runs
     counts = dict(sites.group_by("kind").len().sort("kind").cast({"kind": pl.String}).iter_rows())
+    if "aliases" not in sites.columns:
+        sites = sites.with_columns(pl.lit([], pl.List(pl.String)).alias("aliases"))
     rows = [
-        (code, name, kind, town, _date_text(a_from), _date_text(a_to))
-        for code, name, kind, town, a_from, a_to in sites.select(REGISTRY_COLUMNS).iter_rows()
+        (
+            code,
+            name,
+            kind,
+            town,
+            _date_text(a_from),
+            _date_text(a_to),
+            json.dumps(list(aliases or []), ensure_ascii=False),
+        )
+        for code, name, kind, town, a_from, a_to, aliases in sites.select(
+            *REGISTRY_COLUMNS, "aliases"
+        ).iter_rows()
     ]
     with store.transaction() as db:
         db.execute("DELETE FROM sites")
-        db.executemany("INSERT INTO sites VALUES (?,?,?,?,?,?)", rows)
+        db.executemany(
+            f"INSERT INTO sites ({', '.join(REGISTRY_COLUMNS)}, aliases) VALUES (?,?,?,?,?,?,?)",
+            rows,
+        )
         store.audit(
             db,
             actor,
@@ -183,6 +244,13 @@ def replace_sites(store: Store, sites: pl.DataFrame, *, actor: str) -> dict[str,
 def import_sites(store: Store, path: Path, *, actor: str = "cli") -> dict[str, int]:
     """Validate a registry file and replace the stored registry with it."""
     return replace_sites(store, parse_registry(path), actor=actor)
+
+
+def site_aliases(store: Store) -> dict[str, list[str]]:
+    """Each site's aliases (SPEC §3a), by code."""
+    with store.connect() as db:
+        rows = db.execute("SELECT site_code, aliases FROM sites").fetchall()
+    return {code: json.loads(aliases or "[]") for code, aliases in rows}
 
 
 def load_sites(store: Store) -> pl.DataFrame:

@@ -170,6 +170,14 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "sites registry refused: the file has no sites",
     ),
     "site_check.site_code_empty": ("站点编码为空", "site_code is empty"),
+    "site_check.alias_names_two_sites": (
+        "该名称或别名指向多个站点",
+        "a name or alias names more than one site",
+    ),
+    "site_check.alias_is_other_code": (
+        "该名称或别名是另一站点的编码",
+        "a name or alias is the code of another site",
+    ),
     "site_check.name_empty": ("名称为空", "name is empty"),
     "site_check.bad_kind": (
         "类型不是 district_center、village_hub 或 other 之一",

@@ -276,6 +276,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "scan.dispatch": ("派件", "Dispatch"),
     "scan.sign": ("签收", "Signed"),
     "scan.exception": ("问题件", "Exception"),
+    "scan.other": ("其他", "Other"),
     "kind.district_center": ("区级配送中心", "District center"),
     "kind.village_hub": ("乡镇中心村", "Village hub"),
     "kind.other": ("其他站点", "Other site"),

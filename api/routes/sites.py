@@ -25,7 +25,13 @@ from api.errors import ApiError, responses
 from api.schemas import SitesIn, SitesOut, SitesReplaced
 from api.upload_stream import human
 from core.store import Store
-from subsidy.sites import REGISTRY_COLUMNS, load_sites, parse_registry, replace_sites
+from subsidy.sites import (
+    REGISTRY_COLUMNS,
+    load_sites,
+    parse_registry,
+    replace_sites,
+    site_aliases,
+)
 from subsidy.tokens import Principal
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
@@ -55,7 +61,8 @@ _PUT_BODY = {
                 "schema": {
                     "type": "string",
                     "description": "CSV with the header "
-                    "site_code,name,kind,town,active_from,active_to",
+                    "site_code,name,kind,town,active_from,active_to[,aliases] (aliases "
+                    "separated by |)",
                 }
             },
         },
@@ -66,7 +73,13 @@ _PUT_BODY = {
 @router.get("", response_model=SitesOut, summary="The sites registry", responses=responses(401))
 def list_(principal: Reader, store: StoreDep) -> Any:
     """Every site with its kind, town and active interval (dates inclusive)."""
-    return {"sites": load_sites(store).to_dicts()}
+    aliases = site_aliases(store)
+    return {
+        "sites": [
+            {**site, "aliases": aliases.get(site["site_code"], [])}
+            for site in load_sites(store).to_dicts()
+        ]
+    }
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -97,7 +110,7 @@ def _csv_from_json(raw: bytes, target: Path) -> None:
         ) from None
     with target.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(REGISTRY_COLUMNS)
+        writer.writerow([*REGISTRY_COLUMNS, "aliases"])
         for s in sites.sites:
             writer.writerow(
                 [
@@ -107,6 +120,7 @@ def _csv_from_json(raw: bytes, target: Path) -> None:
                     s.town or "",
                     s.active_from.isoformat(),
                     s.active_to.isoformat() if s.active_to else "",
+                    "|".join(s.aliases),
                 ]
             )
 

@@ -34,11 +34,20 @@ from api.deps import (
     visible_carrier,
 )
 from api.errors import ApiError, responses
-from api.schemas import RejectPage, UploadList, UploadOut, UploadStatus
+from api.schemas import (
+    RejectPage,
+    RejudgeIn,
+    UploadList,
+    UploadOut,
+    UploadPreview,
+    UploadStatus,
+)
 from api.upload_stream import FIELD, receive_file
 from core.store import Store
 from core.timeutil import now_local
 from ingest.ledger import iter_rejects, list_uploads, rejects_page
+from ingest.preview import preview_file
+from ingest.rejudge import rejudge_upload
 from ingest.uploads import Upload, accept_upload, get_upload, ingest_in_background
 from subsidy.exceptions import NotFoundError
 from subsidy.exports import rejects_csv
@@ -93,7 +102,11 @@ def visible_upload(store: Store, upload_id: int, principal: Principal) -> Upload
     summary="Upload a scan-log export (operator)",
     openapi_extra=_UPLOAD_BODY,
     responses={
-        200: {"model": UploadOut, "description": "The same bytes again: the first upload"},
+        200: {
+            "model": UploadOut | UploadPreview,
+            "description": "The same bytes again: the first upload; with dry_run=true, the "
+            "preview of the file (nothing stored)",
+        },
         202: {
             "model": UploadOut,
             "description": "Accepted; ingestion runs in the background",
@@ -119,11 +132,28 @@ async def create_upload(
     settings: SettingsDep,
     limit: UploadLimit,
     background: BackgroundTasks,
+    dry_run: Annotated[
+        bool, Query(description="preview only (SPEC §3a): always 200, nothing stored")
+    ] = False,
 ) -> JSONResponse:
-    """Stream the multipart field ``file`` to the store and queue it for ingestion."""
+    """Stream the multipart field ``file`` to the store and queue it for ingestion; with
+    ``dry_run=true`` answer the file's preview instead and store nothing."""
     received = await receive_file(
         request, tmp_dir=store.tmp_dir, limit=limit, flush_bytes=settings.upload_flush_bytes
     )
+    if dry_run:
+        try:
+            answer = await run_in_threadpool(
+                preview_file,
+                store,
+                received.path,
+                policy,
+                carrier=principal.carrier,
+                now=now_local(),
+            )
+        finally:
+            received.path.unlink(missing_ok=True)
+        return JSONResponse(UploadPreview.model_validate(answer).model_dump(mode="json"))
     try:
         upload, duplicate = await run_in_threadpool(
             partial(
@@ -194,6 +224,31 @@ def list_(
 def get(upload_id: UploadId, principal: Reader, store: StoreDep) -> dict[str, Any]:
     """Status, rows read, accepted, rejected per reason, duplicates, error."""
     return _out(visible_upload(store, upload_id, principal), False)
+
+
+@router.post(
+    "/{upload_id}/rejudge",
+    response_model=UploadOut,
+    summary="Judge an upload again after a mapping change (its operator or an admin)",
+    responses=responses(401, 403, 404, 409, 422),
+)
+def rejudge(
+    upload_id: UploadId,
+    body: RejudgeIn,
+    principal: Reader,
+    store: StoreDep,
+    policy: PolicyDep,
+) -> dict[str, Any]:
+    """SPEC §3a: an ingested upload's rejected rows are judged again, a refused upload's kept
+    file is read again, with the scan words and site names in force now; answered like
+    ``GET /v1/uploads/{id}``; audited with the caller and the reason."""
+    if principal.role not in ("operator", "admin"):
+        raise ApiError(403, "forbidden", "only the upload's operator or an admin may re-judge")
+    visible_upload(store, upload_id, principal)
+    upload = rejudge_upload(
+        store, upload_id, policy, reason=body.reason, actor=principal.actor, now=now_local()
+    )
+    return _out(upload, False)
 
 
 @router.get(

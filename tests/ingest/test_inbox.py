@@ -132,14 +132,19 @@ def test_another_carriers_bytes_end_in_refused_and_count_for_nobody_else(
     store: Store, policy: Policy
 ) -> None:
     """The same bytes dropped into YTO's folder after ZTO's: refused with the reason, and the
-    store is as before (a file is one carrier's upload, ever)."""
+    store's events are as before (the file is ZTO's upload); the refusal is on record for YTO
+    (its operator sees it in the upload list, SPEC §3a), naming no other carrier."""
     drop(store, "ZTO", "a.parquet")
     run(store, policy)
     before = store_state(store)
     drop(store, "YTO", "a.parquet")
     result = run(store, policy)
     assert (result["ingested"], result["refused"]) == (0, 1)
-    assert store_state(store) == before and uploads(store) == [(1, "ZTO", "inbox", "ingested")]
+    after = store_state(store)
+    assert {k: v for k, v in after.items() if k != "uploads"} == {
+        k: v for k, v in before.items() if k != "uploads"
+    }
+    assert uploads(store) == [(1, "ZTO", "inbox", "ingested"), (2, "YTO", "inbox", "refused")]
     reason = (inbox_dir(store) / "YTO" / "refused" / "a.parquet.reason.txt").read_text()
     assert "cannot be an upload of YTO" in reason and "ZTO" not in reason
 
@@ -150,7 +155,7 @@ def test_unknown_carrier_folder_is_refused_with_a_reason(store: Store, policy: P
     assert result["refused"] == 1
     reason = (inbox_dir(store) / "NOPE" / "refused" / "a.parquet.reason.txt").read_text()
     assert "inbox/NOPE/ is not a carrier folder" in reason and "ZTO" in reason
-    assert uploads(store) == []
+    assert uploads(store) == [(1, None, "inbox", "refused")]  # in the upload list, with why
 
 
 def test_file_directly_in_the_inbox_is_refused_for_want_of_a_carrier(
@@ -161,7 +166,7 @@ def test_file_directly_in_the_inbox_is_refused_for_want_of_a_carrier(
     assert run(store, policy)["refused"] == 1
     reason = (inbox_dir(store) / "refused" / "a.parquet.reason.txt").read_text()
     assert "inbox/<CARRIER>/" in reason
-    assert uploads(store) == []
+    assert uploads(store) == [(1, None, "inbox", "refused")]  # in the upload list, with why
 
 
 @pytest.mark.parametrize(

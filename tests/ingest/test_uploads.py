@@ -341,13 +341,16 @@ def test_debris_of_a_dead_process_is_removed_before_the_next_ingest(
 def test_refused_file_is_recorded_and_answers_again_with_its_refusal(
     store: Store, tmp_path: Path
 ) -> None:
+    """Refused bytes claim nothing (SPEC §3a): sent again, they are a new upload judged
+    afresh, refused alike; the first refusal stays on record."""
     path = tmp_path / "notes.txt"
     path.write_text("hello\n", encoding="utf-8")
     first = ingest_file(store, path, _policy(), carrier="ZTO", now=NOW)
     assert (first.status, first.duplicate) == ("refused", False)
     assert first.error is not None and first.error.startswith("missing column waybill_no")
     second = ingest_file(store, path, _policy(), carrier="ZTO", now=NOW)
-    assert (second.id, second.status, second.duplicate) == (first.id, "refused", True)
+    assert (second.status, second.duplicate, second.error) == ("refused", False, first.error)
+    assert second.id != first.id
     stored = get_upload(store, first.id)
     assert stored is not None and stored.error == first.error
 

@@ -74,7 +74,15 @@ def test_header_with_bom_spaces_and_case_and_no_active_to(tmp_path: Path) -> Non
         encoding="utf-8",
     )
     sites = parse_registry(path)
-    assert sites.row(0) == (CENTER, "中心", "district_center", "济阳街道", date(2021, 1, 1), None)
+    assert sites.row(0) == (
+        CENTER,
+        "中心",
+        "district_center",
+        "济阳街道",
+        date(2021, 1, 1),
+        None,
+        [],
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,136 @@
+"""The preview of an upload (SPEC §3a): what a real upload of a file would give, storing
+nothing. ``ingest --check`` and ``POST /v1/uploads?dry_run=true`` answer it.
+
+The answer has exactly the keys of SPEC §3a: ``format``, ``header_row``, ``columns`` (each
+field and the column that fed it), ``rows_read``, ``accepted``, ``duplicates``, ``rejected``
+(``{reason: {"count", "examples"}}``), ``unmatched_words`` (``{word: count}``), ``refusal``
+(``None`` or the sentence a real upload would get) and ``already_uploaded`` (``None`` or the
+id of the upload holding these bytes).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from core.events import IDENTITY
+from core.policy import Policy
+from core.store import Store
+from ingest.exceptions import FileRefused
+from ingest.judgement import judge, refusal
+from ingest.ledger import find_upload_by_sha
+from ingest.reader import open_upload
+from ingest.scan_words import word_lookup
+from ingest.site_names import site_lookup
+from ingest.uploads import sha256_file
+from ingest.validate import accepted_events, rejected_rows, validate
+
+PREVIEW_KEYS: tuple[str, ...] = (
+    "format",
+    "header_row",
+    "columns",
+    "rows_read",
+    "accepted",
+    "duplicates",
+    "rejected",
+    "unmatched_words",
+    "refusal",
+    "already_uploaded",
+)
+
+
+def _stored_twins(store: Store, events: pl.DataFrame) -> int:
+    """How many of ``events`` (unique identities) are already stored."""
+    if events.height == 0:
+        return 0
+    carriers = sorted(set(events["carrier"].drop_nulls()))
+    lo, hi = events["scan_time"].min(), events["scan_time"].max()
+    stored = (
+        store.scan_events(carriers=carriers)
+        .filter(pl.col("scan_time").is_between(lo, hi))
+        .select(pl.col(c).cast(pl.String) if c == "scan_type" else pl.col(c) for c in IDENTITY)
+    )
+    return int(
+        events.lazy()
+        .join(stored.unique(), on=list(IDENTITY), how="semi", nulls_equal=True)
+        .select(pl.len())
+        .collect()
+        .item()
+    )
+
+
+def preview_file(
+    store: Store, path: Path, policy: Policy, *, carrier: str | None, now: datetime
+) -> dict[str, Any]:
+    """The preview of ``path`` as an upload of ``carrier`` judged at ``now`` (see the module
+    docstring). Never raises for the file's content: a refused file answers ``refusal``."""
+    out: dict[str, Any] = dict.fromkeys(PREVIEW_KEYS)
+    out.update(columns={}, rows_read=0, accepted=0, duplicates=0, rejected={})
+    out["unmatched_words"] = {}
+    known = find_upload_by_sha(store, sha256_file(path))
+    out["already_uploaded"] = known.id if known else None
+    store.tmp_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="preview-", dir=store.tmp_dir))
+    try:
+        raw = open_upload(
+            path,
+            max_bytes=policy.max_upload_bytes,
+            max_uncompressed=policy.max_uncompressed_bytes,
+            scratch=scratch,
+        )
+        columns = dict(raw.columns)
+        if "scan_date" in columns:  # split date and time: both fed scan_time
+            columns["scan_time"] = f"{columns.pop('scan_date')} + {columns['scan_time']}"
+        out.update(format=raw.format, header_row=raw.header_row, columns=columns)
+        words, sites = word_lookup(store, carrier), site_lookup(store)
+        kept: list[pl.DataFrame] = []
+        rejects = []
+        rows = 0
+        for batch in raw.batches():
+            checked = validate(
+                batch.lazy(),
+                uploader_carrier=carrier,
+                carriers=policy.carriers,
+                now=now,
+                upload_id=0,
+                scan_words=words,
+                site_names=sites,
+            )
+            good, bad = pl.collect_all(
+                [
+                    accepted_events(checked)
+                    .select(IDENTITY)
+                    .with_columns(pl.col("scan_type").cast(pl.String)),
+                    rejected_rows(checked),
+                ]
+            )
+            rows += batch.height
+            kept.append(good.unique())
+            if bad.height:
+                rejects.append(bad.to_arrow())
+        if rows == 0:
+            raise FileRefused("the file has no data rows")
+        judged = judge(rows, rejects)
+        events = pl.concat(kept).unique() if kept else pl.DataFrame()
+        valid = rows - judged.rejected
+        twins = _stored_twins(store, events)
+        out.update(
+            rows_read=rows,
+            accepted=events.height - twins,
+            duplicates=valid - events.height + twins,
+            rejected=judged.rejected_detail(),
+            unmatched_words=judged.unmatched_words(),
+            refusal=refusal(judged, policy.max_rejected_share, policy.carriers),
+        )
+        if out["refusal"] is not None:
+            out["accepted"] = 0
+    except FileRefused as exc:
+        out["refusal"] = str(exc)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return out
