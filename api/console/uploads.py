@@ -10,12 +10,10 @@ console only replaces the bearer token by the session.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi import Path as PathParam
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from api.console import i18n
@@ -29,12 +27,12 @@ from api.deps import (
     carrier_scope,
     visible_carrier,
 )
+from api.intake import take_upload
 from api.schemas import UploadOut
 from api.upload_stream import receive_file
 from core.store import Store
-from core.timeutil import now_local
 from ingest.ledger import UPLOAD_STATUSES, iter_rejects, list_uploads, rejects_page
-from ingest.uploads import Upload, accept_upload, get_upload, ingest_in_background
+from ingest.uploads import Upload, get_upload
 from subsidy.exceptions import NotFoundError
 from subsidy.exports import rejects_csv
 
@@ -109,24 +107,15 @@ async def upload(
     received = await receive_file(
         request, tmp_dir=store.tmp_dir, limit=limit, flush_bytes=settings.upload_flush_bytes
     )
-    try:
-        item, duplicate = await run_in_threadpool(
-            partial(
-                accept_upload,
-                store,
-                policy,
-                received.path,
-                sha256=received.sha256,
-                filename=received.filename,
-                carrier=session.principal.carrier,
-                uploaded_by=session.principal.actor,
-                max_bytes=limit,
-            )
-        )
-    finally:
-        received.path.unlink(missing_ok=True)
-    if not duplicate and settings.ingest_in_background and item.status == "received":
-        background.add_task(ingest_in_background, store, policy, item.id, now_local())
+    item, duplicate = await take_upload(
+        received,
+        principal=session.principal,
+        store=store,
+        policy=policy,
+        settings=settings,
+        limit=limit,
+        background=background,
+    )
     if wants_json(request):
         body = UploadOut.model_validate({**item.as_dict(), "duplicate": duplicate})
         return JSONResponse(body.model_dump(mode="json"), status_code=200 if duplicate else 202)

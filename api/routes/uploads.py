@@ -15,7 +15,6 @@ carrier are ``409`` without any detail of that upload.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
@@ -34,6 +33,7 @@ from api.deps import (
     visible_carrier,
 )
 from api.errors import ApiError, responses
+from api.intake import take_upload
 from api.schemas import (
     RejectPage,
     RejudgeIn,
@@ -48,7 +48,7 @@ from core.timeutil import now_local
 from ingest.ledger import iter_rejects, list_uploads, rejects_page
 from ingest.preview import preview_file
 from ingest.rejudge import rejudge_upload
-from ingest.uploads import Upload, accept_upload, get_upload, ingest_in_background
+from ingest.uploads import Upload, get_upload
 from subsidy.exceptions import NotFoundError
 from subsidy.exports import rejects_csv
 from subsidy.tokens import Principal
@@ -154,26 +154,17 @@ async def create_upload(
         finally:
             received.path.unlink(missing_ok=True)
         return JSONResponse(UploadPreview.model_validate(answer).model_dump(mode="json"))
-    try:
-        upload, duplicate = await run_in_threadpool(
-            partial(
-                accept_upload,
-                store,
-                policy,
-                received.path,
-                sha256=received.sha256,
-                filename=received.filename,
-                carrier=principal.carrier,
-                uploaded_by=principal.actor,
-                max_bytes=limit,
-            )
-        )
-    finally:
-        received.path.unlink(missing_ok=True)
+    upload, duplicate = await take_upload(
+        received,
+        principal=principal,
+        store=store,
+        policy=policy,
+        settings=settings,
+        limit=limit,
+        background=background,
+    )
     if duplicate:
         return JSONResponse(_out(upload, True), status_code=200)
-    if settings.ingest_in_background and upload.status == "received":
-        background.add_task(ingest_in_background, store, policy, upload.id, now_local())
     return JSONResponse(_out(upload, False), status_code=202)
 
 
