@@ -115,6 +115,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
         assert "Traceback" not in text, text[-4000:]
 
 
+@pytest.mark.slow  # ~30 s against a live server: in scripts/test (CI), not the inner loop
 @pytest.mark.parametrize("role", ROLES)
 def test_every_check_passes_for_every_role(
     live: tuple[str, dict[str, str], Path], role: str

@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -197,6 +198,7 @@ def _peak_of_ingest(path: Path, data_dir: Path) -> int:
     return next(int(x.split()[1]) for x in done.stderr.splitlines() if x.startswith("VMHWM"))
 
 
+@pytest.mark.slow  # two child ingests (0.5M, 5M rows): in scripts/test and CI, not the inner loop
 def test_peak_memory_of_an_ingest_does_not_grow_with_the_file(tmp_path: Path) -> None:
     """Not timed: a 5M-row file's ingest peaks within 1.5x of a 500k-row file's (before
     streaming: 1.73 vs 0.50 GiB)."""
