@@ -16,7 +16,6 @@ import os
 import shutil
 from collections.abc import Iterator
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -26,12 +25,10 @@ from core.policy import Policy
 from core.store import Store, fsync_file, timestamp
 from ingest.exceptions import UploadConflict
 from ingest.reader import RawFile
-from ingest.scan_words import word_lookup
 from ingest.schema import REJECT_REASONS
-from ingest.site_names import site_lookup
 from ingest.stream import IngestLimits, spill_upload, write_partitions
-from ingest.uploads import Upload, get_upload, ingest_upload
-from ingest.validate import REJECT_COLUMNS, validate
+from ingest.uploads import Upload, get_upload, ingest_upload, upload_validator
+from ingest.validate import REJECT_COLUMNS
 
 
 class _Staging(Store):
@@ -101,15 +98,7 @@ def _rejudge_ingested(
     try:
         spilled = spill_upload(
             _rejects_file(store, upload.id),
-            partial(
-                validate,
-                uploader_carrier=upload.carrier,
-                carriers=policy.carriers,
-                now=now,
-                upload_id=upload.id,
-                scan_words=word_lookup(store, upload.carrier),
-                site_names=site_lookup(store),
-            ),
+            upload_validator(store, upload, policy, now),
             scratch,
             limits,
             store.open_write,

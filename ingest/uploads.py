@@ -282,6 +282,22 @@ def refuse_upload(store: Store, upload_id: int, reason: str) -> Upload:
     return upload
 
 
+def upload_validator(
+    store: Store, upload: Upload, policy: Policy, now: datetime
+) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
+    """The row rules an upload is judged by (:func:`ingest.validate.validate`), with the scan
+    words and site names in force now: the same for an ingest and a re-judging."""
+    return partial(
+        validate,
+        uploader_carrier=upload.carrier,
+        carriers=policy.carriers,
+        now=now,
+        upload_id=upload.id,
+        scan_words=word_lookup(store, upload.carrier),
+        site_names=site_lookup(store),
+    )
+
+
 def ingest_upload(
     store: Store,
     upload_id: int,
@@ -390,15 +406,7 @@ def _ingest_locked(
         )
         spilled = spill_upload(
             raw,
-            partial(
-                validate,
-                uploader_carrier=upload.carrier,
-                carriers=policy.carriers,
-                now=now,
-                upload_id=upload.id,
-                scan_words=word_lookup(store, upload.carrier),
-                site_names=site_lookup(store),
-            ),
+            upload_validator(store, upload, policy, now),
             scratch,
             limits,
             store.open_write,
