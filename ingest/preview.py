@@ -114,7 +114,7 @@ def preview_file(
             if bad.height:
                 rejects.append(bad.to_arrow())
         if rows == 0:
-            raise FileRefused("the file has no data rows")
+            raise FileRefused("the file has no data rows", code="no_data_rows")
         judged = judge(rows, rejects)
         events = pl.concat(kept).unique() if kept else pl.DataFrame()
         valid = rows - judged.rejected
