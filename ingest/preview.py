@@ -22,7 +22,7 @@ from core.events import IDENTITY
 from core.policy import Policy
 from core.store import Store
 from ingest.exceptions import FileRefused
-from ingest.judgement import judge, refusal
+from ingest.judgement import judge, refusal, refusal_params
 from ingest.ledger import find_upload_by_sha
 from ingest.reader import open_upload
 from ingest.scan_words import word_lookup
@@ -69,6 +69,15 @@ def preview_file(
 ) -> dict[str, Any]:
     """The preview of ``path`` as an upload of ``carrier`` judged at ``now`` (see the module
     docstring). Never raises for the file's content: a refused file answers ``refusal``."""
+    return explain_file(store, path, policy, carrier=carrier, now=now)[0]
+
+
+def explain_file(
+    store: Store, path: Path, policy: Policy, *, carrier: str | None, now: datetime
+) -> tuple[dict[str, Any], FileRefused | None]:
+    """:func:`preview_file`'s answer and the refusal a real upload would get, as the error
+    (its code and params word it in another language), or ``None``."""
+    why: FileRefused | None = None
     out: dict[str, Any] = dict.fromkeys(PREVIEW_KEYS)
     out.update(columns={}, rows_read=0, accepted=0, duplicates=0, rejected={})
     out["unmatched_words"] = {}
@@ -129,8 +138,14 @@ def preview_file(
         )
         if out["refusal"] is not None:
             out["accepted"] = 0
+            why = FileRefused(
+                out["refusal"],
+                code="mostly_rejected",
+                **refusal_params(judged, policy.max_rejected_share, policy.carriers),
+            )
     except FileRefused as exc:
         out["refusal"] = str(exc)
+        why = exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return out
+    return out, why
