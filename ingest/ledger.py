@@ -138,8 +138,6 @@ def unmatched_words(store: Store, *, recent: int = 200) -> list[dict[str, Any]]:
                 for word, rows in params.get("unmatched_words", {}).items():
                     add(upload["carrier"], str(word).strip(), int(rows), upload["id"])
     items = [
-        {**item, "uploads": sorted(item["uploads"])}
-        for item in found.values()
-        if item["word"]
+        {**item, "uploads": sorted(item["uploads"])} for item in found.values() if item["word"]
     ]
     return sorted(items, key=lambda i: (-i["rows"], i["word"], i["carrier"] or ""))
