@@ -135,7 +135,8 @@
         }
         var words = xhr.getResponseHeader("X-Error-Text");
         try { words = words ? decodeURIComponent(words) : null; } catch (e) { words = null; }
-        status.textContent = form.getAttribute("data-msg-failed") + ": " +
+        status.textContent = form.getAttribute("data-msg-failed") +
+          (form.getAttribute("data-msg-colon") || ": ") +
           (words || answer.detail || xhr.status);
         status.classList.add("problem");
         button.disabled = false;
