@@ -31,7 +31,7 @@ from ingest.uploads import Upload, get_upload, ingest_upload, upload_validator
 from ingest.validate import REJECT_COLUMNS
 
 
-class _Staging(Store):
+class Staging(Store):
     """A store whose event files are written under a scratch folder, while de-duplication
     reads the real store's files: an upload's second file must not take its first's name."""
 
@@ -104,7 +104,7 @@ def _rejudge_ingested(
             limits,
             store.open_write,
         )
-        staging = _Staging(store, scratch / "stage")
+        staging = Staging(store, scratch / "stage")
         written: list[Path] = []
         out = write_partitions(
             staging, upload.id, spilled, scratch=scratch, limits=limits, written=written
