@@ -272,3 +272,23 @@ def test_an_admin_removes_an_added_word(client: TestClient, seeded: Seeded, poli
     assert "已删除「卸车」。" in gone.text
     assert f'data-word-id="{added["id"]}"' not in gone.text
     assert all(w["id"] != added["id"] for w in list_words(seeded.store))
+
+
+def test_the_new_pages_read_english_after_the_switch(
+    client: TestClient, seeded: Seeded, tmp_path: Path
+) -> None:
+    csrf = sign_in(client, seeded.tokens["operator"])
+    page = client.get("/console/uploads").text
+    client.post("/console/lang", data={"lang": "en", "csrf": csrf})
+    assert "Upload and preview" in client.get("/console/uploads").text
+    preview = client.get(_preview(client, csrf, mostly_unknown(tmp_path / "m.csv"))).text
+    assert "The whole file would be refused" in preview
+    assert "4 of 5 rows would be rejected (more than 50%)" in preview
+    assert "Unknown scan type: 4 rows" in preview
+    assert "整个文件将被拒收" not in preview and "可以入库" not in preview
+    assert page  # the Chinese page before the switch
+    admin = TestClient(client.app, base_url="http://testserver")
+    admin_csrf = sign_in(admin, seeded.tokens["admin"])
+    admin.post("/console/lang", data={"lang": "en", "csrf": admin_csrf})
+    words = admin.get("/console/scan-words").text
+    assert "Scan types recent uploads did not know" in words and "Shipped words (38)" in words
