@@ -11,11 +11,14 @@ import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.console import previews
+from api.upload_stream import ReceivedFile
 from core.policy import Policy
 from core.store import Store
 from core.timeutil import now_local
@@ -292,3 +295,37 @@ def test_the_new_pages_read_english_after_the_switch(
     admin.post("/console/lang", data={"lang": "en", "csrf": admin_csrf})
     words = admin.get("/console/scan-words").text
     assert "Scan types recent uploads did not know" in words and "Shipped words (38)" in words
+
+
+def test_the_hold_is_bounded_in_files_and_bytes_and_expires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At most HOLD_FILES files and HOLD_UPLOADS upload limits of bytes in all (the oldest go
+    first, their bytes removed), and none older than HOLD_SECONDS."""
+    store = Store(tmp_path / "data").init()
+    hold = previews.PreviewHold()
+    clock = [1000.0]
+    monkeypatch.setattr(previews.time, "monotonic", lambda: clock[0])
+
+    def send(actor: str, size: int) -> previews.Held:
+        path = store.tmp_dir / f"in-{actor}-{clock[0]}"
+        store.tmp_dir.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * size)
+        who = SimpleNamespace(principal=SimpleNamespace(actor=actor, carrier="ZTO"))
+        clock[0] += 1
+        received = ReceivedFile(path, "0" * 64, size, "f.csv")
+        return hold.keep(store, received, cast(Any, who), limit=100)  # a stand-in session
+
+    first = [send(f"op{i}", 100) for i in range(previews.HOLD_UPLOADS)]
+    assert hold.held_bytes() == 400 and len(hold) == previews.HOLD_UPLOADS
+    send("late", 50)  # 450 > 4 x 100: the oldest goes, its bytes too
+    assert len(hold) == previews.HOLD_UPLOADS and not first[0].path.exists()
+    assert hold.held_bytes() <= previews.HOLD_UPLOADS * 100
+    for i in range(previews.HOLD_FILES + 5):
+        send(f"small{i}", 1)
+    assert len(hold) == previews.HOLD_FILES
+    assert len(list(previews.PreviewHold.folder(store).iterdir())) == previews.HOLD_FILES
+    clock[0] += previews.HOLD_SECONDS + 1
+    send("fresh", 1)
+    assert len(hold) == 1
+    assert len(list(previews.PreviewHold.folder(store).iterdir())) == 1
