@@ -30,13 +30,14 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from api.console import i18n, upload_words
 from api.console.render import ConsoleRoute, lang_of, page, wants_json
 from api.console.session import CSRF_HEADER, OperatorUser, Session, check_csrf
-from api.deps import PolicyDep, SettingsDep, StoreDep, UploadLimit
+from api.deps import PolicyDep, SettingsDep, StoreDep, UploadLimit, visible_carrier
 from api.intake import take_upload
 from api.schemas import UploadOut
 from api.upload_stream import ReceivedFile, receive_file
 from core.store import Store
 from core.timeutil import now_local
 from ingest.preview import explain_file
+from ingest.uploads import get_upload
 from subsidy.exceptions import NotFoundError
 
 i18n.MESSAGES.update(upload_words.MESSAGES)
@@ -203,7 +204,9 @@ def _examples(preview: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 @router.get("/console/uploads/preview/{token}", include_in_schema=False)
-def preview_page(request: Request, session: OperatorUser, token: Token) -> Response:
+def preview_page(
+    request: Request, session: OperatorUser, store: StoreDep, token: Token
+) -> Response:
     """The preview of a held file, with the buttons to store it or cancel."""
     lang = lang_of(request)
     t = i18n.translator(lang)
@@ -214,6 +217,11 @@ def preview_page(request: Request, session: OperatorUser, token: Token) -> Respo
         code, params = held.refusal or (None, {})
         refusal = i18n.refusal_text(found["refusal"], code, params, lang)
     rejected = sum(v["count"] for v in found["rejected"].values())
+    already = found.get("already_uploaded")
+    if already is not None:  # named only when it is the operator's own carrier's upload
+        known = get_upload(store, int(already))
+        if known is None or not visible_carrier(session.principal, known.carrier):
+            already = None
     return page(
         request,
         "preview.html",
@@ -223,6 +231,7 @@ def preview_page(request: Request, session: OperatorUser, token: Token) -> Respo
         found=found,
         refusal=refusal,
         rejected_total=rejected,
+        already=already,
         examples=_examples(found),
         example_count=EXAMPLES,
         minutes=HOLD_SECONDS // 60,

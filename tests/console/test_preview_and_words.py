@@ -329,3 +329,15 @@ def test_the_hold_is_bounded_in_files_and_bytes_and_expires(
     send("fresh", 1)
     assert len(hold) == 1
     assert len(list(previews.PreviewHold.folder(store).iterdir())) == 1
+
+
+def test_the_preview_names_an_earlier_upload_only_of_the_operators_carrier(
+    client: TestClient, seeded: Seeded, seeded_template: Seeded
+) -> None:
+    history = seeded_template.store.root.parent
+    csrf = sign_in(client, seeded.tokens["operator"])
+    own = client.get(_preview(client, csrf, history / "ZTO-history.parquet")).text
+    assert f"这个文件已经上传过（上传 #{seeded.uploads['ZTO']}）" in own
+    other = client.get(_preview(client, csrf, history / "YTO-history.parquet")).text
+    assert 'id="preview-already"' not in other  # YTO's upload is not named to ZTO
+    assert "整个文件将被拒收" in other  # and its rows name another carrier
