@@ -142,7 +142,7 @@ def cmd_ingest(args: argparse.Namespace, store: Store, policy: Policy) -> int:
         progress.start(name)
         try:
             if not path.is_file():
-                raise FileRefused(f"no such file: {name}")
+                raise FileRefused(f"no such file: {name}", code="no_such_file", name=name)
             upload = ingest_file(
                 store, path, policy, carrier=carrier, now=now_local(), on_step=progress
             )

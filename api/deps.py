@@ -116,6 +116,9 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
                 "forbidden",
                 f"the {principal.role} role may not do this; it needs the "
                 f"{' or '.join(roles)} role",
+                text_code="role_may_not",
+                role=principal.role,
+                needs=list(roles),
             )
         return principal
 
@@ -169,8 +172,12 @@ def as_of_param(
         return resolve_as_of(as_of, now_local())
     except BadValue as exc:
         if exc.code == "as_of_in_future":  # well formed; figures of then do not exist yet
-            raise ApiError(409, "conflict", f"invalid as_of: {exc}") from None
-        raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from None
+            raise ApiError(
+                409, "conflict", f"invalid as_of: {exc}", text_code="bad_as_of", value=as_of
+            ) from exc
+        raise ApiError(
+            422, "validation_error", f"invalid as_of: {exc}", text_code="bad_as_of", value=as_of
+        ) from exc
 
 
 AsOf = Annotated[datetime, Depends(as_of_param)]

@@ -75,16 +75,29 @@ class ErrorBody(BaseModel):
 
 
 class ApiError(Exception):
-    """An error the HTTP layer itself raises (authentication, roles, request framing)."""
+    """An error the HTTP layer itself raises (authentication, roles, request framing).
+
+    ``code`` is the API's JSON code; ``text_code`` (default: ``code``) and ``params`` let the
+    console word it in the reader's language (:func:`api.console.i18n.error_text`).
+    """
 
     def __init__(
-        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        *,
+        text_code: str | None = None,
+        **params: object,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
         self.headers = headers
+        self.text_code = text_code or code
+        self.params: dict[str, object] = params
 
 
 class DelayedApiError(ApiError):

@@ -71,6 +71,7 @@ def _too_large(limit: int) -> ApiError:
         "file_too_large",
         f"the file is larger than the upload limit of {human(limit)}; split the export into "
         "smaller files (by day, for instance)",
+        limit=human(limit),
     )
 
 
@@ -112,7 +113,10 @@ def _callbacks(state: _State, limit: int) -> dict[str, Any]:
         state.files_seen += 1
         if state.files_seen > 1:
             raise ApiError(
-                422, "validation_error", f"send one file per upload, in the field {FIELD!r}"
+                422,
+                "validation_error",
+                f"send one file per upload, in the field {FIELD!r}",
+                text_code="one_file_per_upload",
             )
         state.in_file = True
         raw = options.get(b"filename")
@@ -131,6 +135,8 @@ def _callbacks(state: _State, limit: int) -> dict[str, Any]:
                     413,
                     "payload_too_large",
                     f"a form field other than {FIELD!r} is over {human(_OTHER_FIELD_LIMIT)}",
+                    text_code="form_field_too_large",
+                    limit=human(_OTHER_FIELD_LIMIT),
                 )
 
     return {
@@ -161,11 +167,24 @@ def _store_unavailable(exc: OSError) -> ApiError:
     )
 
 
-def _incomplete(why: str) -> ApiError:
+def _incomplete(received: int, declared: str) -> ApiError:
     return ApiError(
         422,
         "incomplete_upload",
-        f"the upload was cut off ({why}); nothing was recorded, send the file again",
+        f"the upload was cut off ({received} of the {declared} bytes announced arrived); "
+        "nothing was recorded, send the file again",
+        received=received,
+        declared=declared,
+    )
+
+
+def _unclosed() -> ApiError:
+    return ApiError(
+        422,
+        "incomplete_upload",
+        "the upload was cut off (the multipart body has no closing boundary); nothing was "
+        "recorded, send the file again",
+        text_code="upload_unclosed",
     )
 
 
@@ -197,6 +216,7 @@ async def receive_file(
             "validation_error",
             f"send the file as multipart/form-data, in the field {FIELD!r} "
             "(curl -F 'file=@export.parquet')",
+            text_code="not_multipart",
         )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + FRAMING_SLACK:
@@ -217,7 +237,10 @@ async def receive_file(
                     parser.write(chunk)
                 except MultipartParseError as exc:
                     raise ApiError(
-                        422, "validation_error", f"the multipart body is malformed ({exc})"
+                        422,
+                        "validation_error",
+                        f"the multipart body is malformed ({exc})",
+                        text_code="bad_multipart",
                     ) from None
                 if len(state.pending) >= flush_bytes:
                     data = bytes(state.pending)
@@ -227,18 +250,22 @@ async def receive_file(
                 parser.finalize()
             except MultipartParseError as exc:
                 raise ApiError(
-                    422, "validation_error", f"the multipart body is malformed ({exc})"
+                    422,
+                    "validation_error",
+                    f"the multipart body is malformed ({exc})",
+                    text_code="bad_multipart",
                 ) from None
             if declared.isdigit() and received < int(declared):
-                raise _incomplete(f"{received} of the {declared} bytes announced arrived")
+                raise _incomplete(received, declared)
             if not state.ended:
-                raise _incomplete("the multipart body has no closing boundary")
+                raise _unclosed()
             if state.files_seen == 0:
                 raise ApiError(
                     422,
                     "validation_error",
                     f"the multipart body has no field {FIELD!r}; send the file in it "
                     "(curl -F 'file=@export.parquet')",
+                    text_code="no_file_field",
                 )
             if state.pending:
                 await run_in_threadpool(_write, fh, digest, bytes(state.pending))

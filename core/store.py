@@ -420,6 +420,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX uploads_sha256 ON uploads (sha256, id);
     CREATE UNIQUE INDEX uploads_claim ON uploads (sha256) WHERE status <> 'refused';
     """,
+    # Why an upload was refused as a machine code and the values its sentence is made of (a
+    # JSON object), beside the English ``error``: the console words it in the reader's
+    # language, and the mostly-rejected refusal keeps the scan words it did not know.
+    """
+    ALTER TABLE uploads ADD COLUMN error_code TEXT;
+    ALTER TABLE uploads ADD COLUMN error_params TEXT;
+    """,
 )
 
 

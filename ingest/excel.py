@@ -43,6 +43,7 @@ def _unreadable(fmt: str, exc: BaseException) -> FileRefused:
     return FileRefused(
         f"the file looks like an Excel workbook ({fmt}) but cannot be read ({first_line(exc)})",
         code="damaged",
+        detail=first_line(exc),
     )
 
 
@@ -59,7 +60,10 @@ def _check_size(path: Path, fmt: str, max_uncompressed: int) -> None:
     if unpacked > max_uncompressed:
         raise FileTooLarge(
             f"the workbook would unpack to {human(unpacked)}, over the limit of "
-            f"{human(max_uncompressed)}; split the export into smaller files"
+            f"{human(max_uncompressed)}; split the export into smaller files",
+            code="too_large_unpacked",
+            size=human(unpacked),
+            limit=human(max_uncompressed),
         )
 
 

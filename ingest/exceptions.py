@@ -24,13 +24,19 @@ class IngestError(DomainError):
 class FileRefused(IngestError):
     """The upload is refused as a whole, with a one-line reason a person understands."""
 
+    code = "file_refused"
+
 
 class FileTooLarge(FileRefused):
     """The upload is larger than the configured limit (on disk or once decompressed)."""
 
+    code = "file_too_large"
+
 
 class UploadConflict(IngestError):
     """The same bytes were already uploaded for another carrier (a file is one upload, ever)."""
+
+    code = "upload_conflict"
 
 
 class ScanWordError(IngestError):

@@ -147,7 +147,13 @@ def _take(
         item.error = f"{where}; known carriers: {', '.join(sorted(policy.carriers))}"
         # on record too, so that the upload list (API, console) shows it with its reason
         item.upload_id = record_refusal(
-            store, path, carrier=None, reason=item.error, filename=path.name
+            store,
+            path,
+            carrier=None,
+            reason=item.error,
+            filename=path.name,
+            code="inbox_no_carrier" if carrier is None else "inbox_not_a_carrier",
+            params={"folder": folder.name, "known": sorted(policy.carriers)},
         ).id
         moved = _move_beside(path, folder / REFUSED, REASON_SUFFIX, f"{item.error}\n")
     else:
@@ -160,7 +166,13 @@ def _take(
             item.error = str(exc)
             # on record for this carrier, so that its operator sees the file and why
             item.upload_id = record_refusal(
-                store, path, carrier=carrier, reason=item.error, filename=path.name
+                store,
+                path,
+                carrier=carrier,
+                reason=item.error,
+                filename=path.name,
+                code=exc.code,
+                params=exc.params,
             ).id
         if upload is not None and not upload.duplicate:
             upload = ingest_upload(store, upload.id, policy, now=now)

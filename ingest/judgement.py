@@ -91,6 +91,33 @@ def _listed(counts: Counter[str], top: int = 5) -> str:
     return ", ".join(f"{value or '(empty)'} ({n:,})" for value, n in counts.most_common(top))
 
 
+def refusal_params(judged: Judgement, share: float, carriers: dict[str, str]) -> dict[str, Any]:
+    """What the refusal of a mostly-rejected file is made of, for wording it in another
+    language and for the scan words it did not know: ``rows_read``, ``rejected_rows``,
+    ``share`` (percent), ``reasons`` (the main three: ``reason``, ``count``, ``values``: the
+    values that tell why, most first) and ``unmatched_words`` (``{word: rows}``, all of them)."""
+    lookup = carrier_lookup(carriers)
+    reasons = []
+    for reason, count in judged.by_reason.most_common(3):
+        values = judged.values.get(reason, Counter())
+        if reason == "carrier_mismatch":
+            named: Counter[str] = Counter()
+            for value, n in values.items():
+                named[lookup.get(value.strip().upper(), value.strip())] += n
+            values = named
+        elif reason in _EXAMPLE_COLUMN:
+            column = _EXAMPLE_COLUMN[reason]
+            values = Counter(str(e[column]) for e in judged.examples.get(reason, [])[:3])
+        reasons.append({"reason": reason, "count": count, "values": _listed(values)})
+    return {
+        "rows_read": judged.rows_read,
+        "rejected_rows": judged.rejected,
+        "share": round(share * 100),
+        "reasons": reasons,
+        "unmatched_words": judged.unmatched_words(),
+    }
+
+
 def refusal(judged: Judgement, share: float, carriers: dict[str, str]) -> str | None:
     """The refusal of a file of which more than ``share`` of the rows would be rejected,
     naming the main reasons with counts and example values; ``None`` when it may be stored."""

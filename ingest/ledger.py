@@ -102,3 +102,42 @@ def read_audit_log(
             line[key] = None if line[key] is None else json.loads(line[key])
         out.append(line)
     return out
+
+
+def unmatched_words(store: Store, *, recent: int = 200) -> list[dict[str, Any]]:
+    """The scan-type words the latest ``recent`` judged uploads (ingested or refused) did not
+    know: one item per carrier and word (trimmed), with the rows it cost and the uploads it
+    affected (ids, ascending), most rows first. Read from the rejected rows of ingested
+    uploads and from the refusal of the uploads refused whole for being mostly rejected."""
+    found: dict[tuple[str | None, str], dict[str, Any]] = {}
+
+    def add(carrier: str | None, word: str, rows: int, upload_id: int) -> None:
+        item = found.setdefault(
+            (carrier, word), {"carrier": carrier, "word": word, "rows": 0, "uploads": set()}
+        )
+        item["rows"] += rows
+        item["uploads"].add(upload_id)
+
+    with store.connect() as db:
+        latest = db.execute(
+            "SELECT id, carrier, status, error_code, error_params FROM uploads"
+            " WHERE status IN ('ingested', 'refused') ORDER BY id DESC LIMIT ?",
+            (recent,),
+        ).fetchall()
+        for upload in latest:
+            if upload["status"] == "ingested":
+                for word, rows in db.execute(
+                    "SELECT trim(scan_type), count(*) FROM rejects WHERE upload_id=?"
+                    " AND reason='unknown_scan_type' AND scan_type IS NOT NULL"
+                    " GROUP BY trim(scan_type)",
+                    (upload["id"],),
+                ):
+                    add(upload["carrier"], word, rows, upload["id"])
+            elif upload["error_code"] == "mostly_rejected":
+                params = json.loads(upload["error_params"] or "{}")
+                for word, rows in params.get("unmatched_words", {}).items():
+                    add(upload["carrier"], str(word).strip(), int(rows), upload["id"])
+    items = [
+        {**item, "uploads": sorted(item["uploads"])} for item in found.values() if item["word"]
+    ]
+    return sorted(items, key=lambda i: (-i["rows"], i["word"], i["carrier"] or ""))

@@ -13,22 +13,22 @@ from __future__ import annotations
 import shutil
 import tempfile
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
-from core.events import IDENTITY
 from core.policy import Policy
 from core.store import Store
 from ingest.exceptions import FileRefused
-from ingest.judgement import judge, refusal
+from ingest.judgement import judge, refusal, refusal_params
 from ingest.ledger import find_upload_by_sha
 from ingest.reader import open_upload
+from ingest.rejudge import Staging
 from ingest.scan_words import word_lookup
 from ingest.site_names import site_lookup
+from ingest.stream import IngestLimits, spill_upload, write_partitions
 from ingest.uploads import sha256_file
-from ingest.validate import accepted_events, rejected_rows, validate
+from ingest.validate import validate
 
 PREVIEW_KEYS: tuple[str, ...] = (
     "format",
@@ -44,31 +44,20 @@ PREVIEW_KEYS: tuple[str, ...] = (
 )
 
 
-def _stored_twins(store: Store, events: pl.DataFrame) -> int:
-    """How many of ``events`` (unique identities) are already stored."""
-    if events.height == 0:
-        return 0
-    carriers = sorted(set(events["carrier"].drop_nulls()))
-    lo, hi = events["scan_time"].min(), events["scan_time"].max()
-    stored = (
-        store.scan_events(carriers=carriers)
-        .filter(pl.col("scan_time").is_between(lo, hi))
-        .select(pl.col(c).cast(pl.String) if c == "scan_type" else pl.col(c) for c in IDENTITY)
-    )
-    return int(
-        events.lazy()
-        .join(stored.unique(), on=list(IDENTITY), how="semi", nulls_equal=True)
-        .select(pl.len())
-        .collect()
-        .item()
-    )
-
-
 def preview_file(
     store: Store, path: Path, policy: Policy, *, carrier: str | None, now: datetime
 ) -> dict[str, Any]:
     """The preview of ``path`` as an upload of ``carrier`` judged at ``now`` (see the module
     docstring). Never raises for the file's content: a refused file answers ``refusal``."""
+    return explain_file(store, path, policy, carrier=carrier, now=now)[0]
+
+
+def explain_file(
+    store: Store, path: Path, policy: Policy, *, carrier: str | None, now: datetime
+) -> tuple[dict[str, Any], FileRefused | None]:
+    """:func:`preview_file`'s answer and the refusal a real upload would get, as the error
+    (its code and params word it in another language), or ``None``."""
+    why: FileRefused | None = None
     out: dict[str, Any] = dict.fromkeys(PREVIEW_KEYS)
     out.update(columns={}, rows_read=0, accepted=0, duplicates=0, rejected={})
     out["unmatched_words"] = {}
@@ -87,50 +76,51 @@ def preview_file(
         if "scan_date" in columns:  # split date and time: both fed scan_time
             columns["scan_time"] = f"{columns.pop('scan_date')} + {columns['scan_time']}"
         out.update(format=raw.format, header_row=raw.header_row, columns=columns)
-        words, sites = word_lookup(store, carrier), site_lookup(store)
-        kept: list[pl.DataFrame] = []
-        rejects = []
-        rows = 0
-        for batch in raw.batches():
-            checked = validate(
-                batch.lazy(),
-                uploader_carrier=carrier,
-                carriers=policy.carriers,
-                now=now,
-                upload_id=0,
-                scan_words=words,
-                site_names=sites,
+        check = partial(
+            validate,
+            uploader_carrier=carrier,
+            carriers=policy.carriers,
+            now=now,
+            upload_id=0,
+            scan_words=word_lookup(store, carrier),
+            site_names=site_lookup(store),
+        )
+        # the real ingest's two phases, into scratch: memory follows the limits, not the file
+        limits = IngestLimits()
+        spilled = spill_upload(raw, check, scratch, limits, store.open_write)
+        try:
+            if spilled.rows_read == 0:
+                raise FileRefused("the file has no data rows", code="no_data_rows")
+            judged = judge(spilled.rows_read, spilled.rejects.read())
+            (scratch / "stage").mkdir()
+            kept = write_partitions(
+                Staging(store, scratch / "stage"),
+                0,
+                spilled,
+                scratch=scratch,
+                limits=limits,
+                written=[],
             )
-            good, bad = pl.collect_all(
-                [
-                    accepted_events(checked)
-                    .select(IDENTITY)
-                    .with_columns(pl.col("scan_type").cast(pl.String)),
-                    rejected_rows(checked),
-                ]
-            )
-            rows += batch.height
-            kept.append(good.unique())
-            if bad.height:
-                rejects.append(bad.to_arrow())
-        if rows == 0:
-            raise FileRefused("the file has no data rows")
-        judged = judge(rows, rejects)
-        events = pl.concat(kept).unique() if kept else pl.DataFrame()
-        valid = rows - judged.rejected
-        twins = _stored_twins(store, events)
+        finally:
+            spilled.budget.close()
         out.update(
-            rows_read=rows,
-            accepted=events.height - twins,
-            duplicates=valid - events.height + twins,
+            rows_read=spilled.rows_read,
+            accepted=sum(m[3] for m in kept.manifest),
+            duplicates=kept.within + kept.already,
             rejected=judged.rejected_detail(),
             unmatched_words=judged.unmatched_words(),
             refusal=refusal(judged, policy.max_rejected_share, policy.carriers),
         )
         if out["refusal"] is not None:
             out["accepted"] = 0
+            why = FileRefused(
+                out["refusal"],
+                code="mostly_rejected",
+                **refusal_params(judged, policy.max_rejected_share, policy.carriers),
+            )
     except FileRefused as exc:
         out["refusal"] = str(exc)
+        why = exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return out
+    return out, why

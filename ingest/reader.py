@@ -83,7 +83,7 @@ class RawFile:
         """Every row at once (small files and tests; ingest reads :meth:`batches`)."""
         parts = list(self.batches())
         if not parts:
-            raise FileRefused("the file has no data rows")
+            raise FileRefused("the file has no data rows", code="no_data_rows")
         return pl.concat(parts).lazy()
 
 
@@ -107,10 +107,15 @@ def damaged(exc: BaseException) -> FileRefused:
     """The refusal of a file that failed while its data was read (not from its metadata)."""
     first = first_line(exc)
     if "crypt" in first.lower():  # plaintext footer, encrypted columns: not damaged
-        return FileRefused(f"the Parquet file is encrypted ({first}); export it without encryption")
+        return FileRefused(
+            f"the Parquet file is encrypted ({first}); export it without encryption",
+            code="encrypted",
+        )
     if "more fields than defined" in first:  # Polars' words for a ragged CSV row
         first = "a row has more fields than the header line"
-    return FileRefused(f"the file is damaged and cannot be read ({first})")
+    return FileRefused(
+        f"the file is damaged and cannot be read ({first})", code="damaged", detail=first
+    )
 
 
 def _map_columns(names: list[str]) -> dict[str, str]:
@@ -129,6 +134,7 @@ def _map_columns(names: list[str]) -> dict[str, str]:
                 f"two columns mean {label(canon)}: {name!r} and {name!r}; keep one",
                 code="column_twice",
                 column=name,
+                field=canon,
             )
         seen.add(name.strip().lower())
         candidates.setdefault(canon, []).append(name)
@@ -144,6 +150,7 @@ def _map_columns(names: list[str]) -> dict[str, str]:
             f"missing column {', '.join(label(c) for c in missing)}; found: {found_names}",
             code="missing_column",
             columns=missing,
+            found=found_names,
         )
     if "scan_date" in candidates and mapping["scan_time"].strip() in SCAN_CLOCK_NAMES:
         mapping["scan_date"] = candidates["scan_date"][0]
@@ -166,7 +173,7 @@ def find_header(rows: list[list[str]]) -> tuple[int, dict[str, str]]:
             if exc.code == "column_twice":
                 raise
             first = first or exc
-    raise first or FileRefused("the file has no header row", code="missing_column", columns=[])
+    raise first or FileRefused("the file has no header row", code="no_header_row")
 
 
 def _arrow_kind(t: pa.DataType) -> str:
@@ -205,7 +212,12 @@ def _check_types(kinds: dict[str, str]) -> None:
                 "scan_time": "a timestamp, a string or an integer",
                 "waybill_no": "a string or an integer",
             }.get(canon, "a string")
-            raise FileRefused(f"column {label(canon)} is of type {kind}; it must be {want}")
+            raise FileRefused(
+                f"column {label(canon)} is of type {kind}; it must be {want}",
+                code="bad_column_type",
+                column=canon,
+                kind=kind,
+            )
 
 
 def _as_text(name: str, kind: str, part: str = "") -> pl.Expr:
@@ -268,16 +280,21 @@ def _parquet_columns(
         schema = pq.read_schema(path)
     except Exception as exc:
         raise FileRefused(
-            f"the file is damaged and cannot be read as Parquet ({first_line(exc)})"
+            f"the file is damaged and cannot be read as Parquet ({first_line(exc)})",
+            code="damaged",
+            detail=first_line(exc),
         ) from None
     uncompressed = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if uncompressed > max_uncompressed:
         raise FileTooLarge(
             f"the file would decompress to {human(uncompressed)}, over the limit of "
-            f"{human(max_uncompressed)}; split the export into smaller files"
+            f"{human(max_uncompressed)}; split the export into smaller files",
+            code="too_large_unpacked",
+            size=human(uncompressed),
+            limit=human(max_uncompressed),
         )
     if meta.num_rows == 0:
-        raise FileRefused("the file has no data rows")
+        raise FileRefused("the file has no data rows", code="no_data_rows")
     mapping = _map_columns(list(schema.names))
     kinds = {canon: _arrow_kind(schema.field(name).type) for canon, name in mapping.items()}
     _check_types(kinds)
@@ -306,7 +323,9 @@ def _parquet_batches(
             raise FileTooLarge(
                 f"the file decompresses to more than the limit of {human(max_uncompressed)} "
                 "(its pages expand far beyond what its metadata says); split the export into "
-                "smaller files"
+                "smaller files",
+                code="too_large_pages",
+                limit=human(max_uncompressed),
             )
         yield pa.Table.from_batches([batch])
 
@@ -388,10 +407,11 @@ def _text_sample(path: Path) -> bytes:
     with path.open("rb") as fh:
         sample = fh.read(_SNIFF_BYTES)
     if not sample.strip():
-        raise FileRefused("the file is empty")
+        raise FileRefused("the file is empty", code="empty_file")
     if b"\x00" in sample:
         raise FileRefused(
-            "the file is neither Parquet nor CSV text nor an Excel workbook (it holds binary data)"
+            "the file is neither Parquet nor CSV text nor an Excel workbook (it holds binary data)",
+            code="not_an_export",
         )
     return sample
 
@@ -403,7 +423,7 @@ def _sniff_encoding(path: Path) -> str:
     for encoding in ("utf-8-sig", "gb18030"):
         if _decodes(path, encoding):
             return encoding
-    raise FileRefused("the file is neither Parquet nor CSV text in UTF-8 or GBK")
+    raise FileRefused("the file is neither Parquet nor CSV text in UTF-8 or GBK", code="not_text")
 
 
 _NO_HEADER = (
@@ -432,7 +452,11 @@ def _check_header(lines: list[str]) -> CsvHeader:
         try:
             rows.append(next(csv.reader([line.lstrip("\ufeff")], delimiter=separator), []))
         except csv.Error as exc:
-            raise FileRefused(f"the CSV header line cannot be read ({first_line(exc)})") from None
+            raise FileRefused(
+                f"the CSV header line cannot be read ({first_line(exc)})",
+                code="csv_header_unreadable",
+                detail=first_line(exc),
+            ) from None
         separators.append(separator)
     # Polars renames a repeated header ("waybill_no_duplicated_0"); refuse it as written.
     index, mapping = find_header(rows)
@@ -445,7 +469,7 @@ def _first_lines(path: Path) -> tuple[list[str], bool]:
     sample = _text_sample(path)
     whole = len(sample) < _SNIFF_BYTES
     if b"\n" not in sample and not whole:
-        raise FileRefused(_NO_HEADER)
+        raise FileRefused(_NO_HEADER, code="no_line_break")
     raw = sample.split(b"\n")
     if not whole:
         raw = raw[:-1]  # a line cut off by the sample's end
@@ -459,7 +483,9 @@ def _first_lines(path: Path) -> tuple[list[str], bool]:
             except UnicodeDecodeError:
                 continue
         else:
-            raise FileRefused("the file is neither Parquet nor CSV text in UTF-8 or GBK")
+            raise FileRefused(
+                "the file is neither Parquet nor CSV text in UTF-8 or GBK", code="not_text"
+            )
     return lines, whole
 
 
@@ -475,7 +501,11 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
             ):
                 shutil.copyfileobj(src, dst, 1 << 20)
         except UnicodeDecodeError as exc:
-            raise FileRefused(f"the CSV text is not valid UTF-8 or GBK ({exc.reason})") from None
+            raise FileRefused(
+                f"the CSV text is not valid UTF-8 or GBK ({exc.reason})",
+                code="bad_text",
+                detail=exc.reason,
+            ) from None
     lines: list[str] = []
     try:
         with source.open("r", encoding="utf-8-sig") as fh:
@@ -484,10 +514,14 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
                 if not line:
                     break
                 if not line.endswith("\n") and fh.read(1):
-                    raise FileRefused(_NO_HEADER)
+                    raise FileRefused(_NO_HEADER, code="no_line_break")
                 lines.append(line.rstrip("\r\n"))
     except UnicodeDecodeError as exc:
-        raise FileRefused(f"the CSV text is not valid UTF-8 or GBK ({exc.reason})") from None
+        raise FileRefused(
+            f"the CSV text is not valid UTF-8 or GBK ({exc.reason})",
+            code="bad_text",
+            detail=exc.reason,
+        ) from None
     header = _check_header(lines)
     try:
         lf = pl.scan_csv(
@@ -500,7 +534,11 @@ def _open_csv(path: Path, scratch: Path) -> RawFile:
         )
         names = lf.collect_schema().names()
     except Exception as exc:
-        raise FileRefused(f"the file cannot be read as CSV ({first_line(exc)})") from None
+        raise FileRefused(
+            f"the file cannot be read as CSV ({first_line(exc)})",
+            code="not_csv",
+            detail=first_line(exc),
+        ) from None
     clean = [n.lstrip("\ufeff") for n in names]
     lf = lf.rename(dict(zip(names, clean, strict=True)))
     mapping = _map_columns(clean)
@@ -537,10 +575,13 @@ def _format_of(path: Path, max_bytes: int) -> str:
     and magic bytes."""
     size = path.stat().st_size
     if size == 0:
-        raise FileRefused("the file is empty")
+        raise FileRefused("the file is empty", code="empty_file")
     if size > max_bytes:
         raise FileTooLarge(
-            f"the file is {human(size)}, over the upload limit of {human(max_bytes)}"
+            f"the file is {human(size)}, over the upload limit of {human(max_bytes)}",
+            code="too_large",
+            size=human(size),
+            limit=human(max_bytes),
         )
     with path.open("rb") as fh:
         start = fh.read(8)
@@ -551,10 +592,14 @@ def _format_of(path: Path, max_bytes: int) -> str:
     if workbook is not None:
         return workbook
     if head == ENCRYPTED_MAGIC or tail == ENCRYPTED_MAGIC:
-        raise FileRefused("the Parquet file is encrypted; export it without encryption")
+        raise FileRefused(
+            "the Parquet file is encrypted; export it without encryption", code="encrypted"
+        )
     if head == PARQUET_MAGIC:
         if tail != PARQUET_MAGIC:
-            raise FileRefused("the Parquet file is truncated (its footer is missing)")
+            raise FileRefused(
+                "the Parquet file is truncated (its footer is missing)", code="truncated"
+            )
         return "parquet"
     return "csv"
 

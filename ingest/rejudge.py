@@ -31,7 +31,7 @@ from ingest.uploads import Upload, get_upload, ingest_upload, upload_validator
 from ingest.validate import REJECT_COLUMNS
 
 
-class _Staging(Store):
+class Staging(Store):
     """A store whose event files are written under a scratch folder, while de-duplication
     reads the real store's files: an upload's second file must not take its first's name."""
 
@@ -82,7 +82,8 @@ def _rejudge_refused(store: Store, upload: Upload, policy: Policy, now: datetime
                 code="bytes_taken",
             )
         db.execute(
-            "UPDATE uploads SET status='received', error=NULL, failed_attempts=0 WHERE id=?",
+            "UPDATE uploads SET status='received', error=NULL, error_code=NULL, error_params=NULL,"
+            " failed_attempts=0 WHERE id=?",
             (upload.id,),
         )
     return ingest_upload(store, upload.id, policy, now=now)
@@ -103,7 +104,7 @@ def _rejudge_ingested(
             limits,
             store.open_write,
         )
-        staging = _Staging(store, scratch / "stage")
+        staging = Staging(store, scratch / "stage")
         written: list[Path] = []
         out = write_partitions(
             staging, upload.id, spilled, scratch=scratch, limits=limits, written=written
@@ -173,7 +174,7 @@ def rejudge_upload(
     audited with ``actor`` and ``reason``. Returns the upload's ledger row afterwards."""
     upload = get_upload(store, upload_id)
     if upload is None:
-        raise StoreError(f"no upload with id {upload_id}", code="no_upload")
+        raise StoreError(f"no upload with id {upload_id}", code="no_upload", upload_id=upload_id)
     before = _figures(upload)
     if upload.status == "refused":
         result = _rejudge_refused(store, upload, policy, now)
@@ -186,6 +187,8 @@ def rejudge_upload(
         raise UploadConflict(
             f"upload {upload_id} is {upload.status}; it can be re-judged once ingested or refused",
             code="not_judged_yet",
+            upload_id=upload_id,
+            status=upload.status,
         )
     assert result is not None
     with store.transaction() as db:

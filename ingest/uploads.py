@@ -31,7 +31,7 @@ from typing import Any
 
 import polars as pl
 
-from core.exceptions import StoreError
+from core.exceptions import DomainError, StoreError
 from core.policy import Policy
 from core.store import (
     Store,
@@ -40,7 +40,7 @@ from core.store import (
     timestamp,
 )
 from ingest.exceptions import FileRefused, UploadConflict
-from ingest.judgement import judge, refusal
+from ingest.judgement import judge, refusal, refusal_params
 from ingest.reader import check_upload, first_line, open_upload
 from ingest.scan_words import word_lookup
 from ingest.schema import REJECT_REASONS
@@ -81,6 +81,9 @@ class Upload:
     ingested_at: str | None = None
     store_version: int | None = None
     failed_attempts: int = 0
+    #: Why it was refused, as the code and params of the refusal (the console words them).
+    error_code: str | None = None
+    error_params: dict[str, Any] = field(default_factory=dict)
     duplicate: bool = False
     #: Whether this call recorded the upload (false: the bytes were already on record).
     created: bool = field(default=False, compare=False)
@@ -89,6 +92,7 @@ class Upload:
     def from_row(cls, row: sqlite3.Row, duplicate: bool = False, created: bool = False) -> Upload:
         data = dict(row)
         data["rejected_by_reason"] = json.loads(data["rejected_by_reason"] or "{}")
+        data["error_params"] = json.loads(data.get("error_params") or "{}")
         return cls(**data, duplicate=duplicate, created=created)
 
     def as_dict(self) -> dict[str, Any]:
@@ -129,7 +133,9 @@ def _known(row: sqlite3.Row, carrier: str | None) -> Upload:
     if carrier is not None and row["carrier"] != carrier:
         raise UploadConflict(
             f"this exact file is already on record and cannot be an upload of {carrier}; an "
-            f"export holds one carrier's scans: check that this is {carrier}'s export"
+            f"export holds one carrier's scans: check that this is {carrier}'s export",
+            code="bytes_of_another_upload",
+            carrier=carrier,
         )
     return Upload.from_row(row, duplicate=row["status"] in ("ingested", "refused"))
 
@@ -171,6 +177,8 @@ def record_refusal(
     filename: str | None = None,
     source: str = "inbox",
     uploaded_by: str | None = None,
+    code: str | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Upload:
     """Record a file refused before it could become an upload (an inbox file in no carrier's
     folder, bytes that are another carrier's upload): a ``refused`` ledger row with the
@@ -180,7 +188,8 @@ def record_refusal(
     with store.transaction() as db:
         cur = db.execute(
             "INSERT INTO uploads (sha256, carrier, filename, size_bytes, source, uploaded_by,"
-            " received_at, status, error, ingested_at) VALUES (?,?,?,?,?,?,?, 'refused', ?, ?)",
+            " received_at, status, error, ingested_at, error_code, error_params)"
+            " VALUES (?,?,?,?,?,?,?, 'refused', ?, ?, ?, ?)",
             (
                 digest,
                 carrier,
@@ -191,6 +200,8 @@ def record_refusal(
                 timestamp(),
                 reason,
                 timestamp(),
+                code,
+                json.dumps(params or {}, ensure_ascii=False),
             ),
         )
         store.audit(
@@ -251,26 +262,38 @@ def register_upload(
     return Upload.from_row(row, created=True)
 
 
-def _refuse(store: Store, upload_id: int, reason: str) -> None:
+def _why(exc: DomainError | None) -> tuple[str | None, str]:
+    """The code and JSON params of a refusal, as the ledger keeps them."""
+    if exc is None:
+        return None, "{}"
+    return exc.code, json.dumps(exc.params, ensure_ascii=False, default=str)
+
+
+def _refuse(store: Store, upload_id: int, reason: str, why: DomainError | None = None) -> None:
+    code, params = _why(why)
     with store.transaction() as db:
         db.execute(
-            "UPDATE uploads SET status='refused', error=?, ingested_at=? WHERE id=?",
-            (reason, timestamp(), upload_id),
+            "UPDATE uploads SET status='refused', error=?, ingested_at=?, error_code=?,"
+            " error_params=? WHERE id=?",
+            (reason, timestamp(), code, params, upload_id),
         )
         store.audit(db, "ingest", "upload.refused", f"upload:{upload_id}", new={"error": reason})
 
 
-def refuse_upload(store: Store, upload_id: int, reason: str) -> Upload:
+def refuse_upload(
+    store: Store, upload_id: int, reason: str, why: DomainError | None = None
+) -> Upload:
     """Record a registered upload as refused whole, with ``reason``, without ingesting it: for
     a refusal found before any row is read (:func:`ingest.reader.check_upload`, whose reasons
     are those :func:`ingest_upload` would give). The file stays kept for audit. An upload no
     longer ``received`` (an ingest got there first) is left as it is. Returns its ledger row.
     """
+    code, params = _why(why)
     with store.transaction() as db:
         changed = db.execute(
-            "UPDATE uploads SET status='refused', error=?, ingested_at=? "
-            "WHERE id=? AND status='received'",
-            (reason, timestamp(), upload_id),
+            "UPDATE uploads SET status='refused', error=?, ingested_at=?, error_code=?,"
+            " error_params=? WHERE id=? AND status='received'",
+            (reason, timestamp(), code, params, upload_id),
         ).rowcount
         if changed:
             store.audit(
@@ -338,13 +361,17 @@ def ingest_upload(
                 for path in written:
                     path.unlink(missing_ok=True)
                 written.clear()
-                reason = (
-                    str(exc)
+                why = (
+                    exc
                     if isinstance(exc, FileRefused)
-                    else f"the file could not be processed ({first_line(exc)}); it is kept "
-                    "unchanged for audit"
+                    else FileRefused(
+                        f"the file could not be processed ({first_line(exc)}); it is kept "
+                        "unchanged for audit",
+                        code="engine_failed",
+                        detail=first_line(exc),
+                    )
                 )
-                _refuse(store, upload_id, reason)
+                _refuse(store, upload_id, str(why), why)
                 refused = get_upload(store, upload_id)
                 assert refused is not None
                 result = refused
@@ -372,13 +399,15 @@ def ingest_upload(
                 raise disk_error(exc, "ingesting") from exc
             failed = get_upload(store, upload_id)
             if counts and failed is not None and failed.failed_attempts >= MAX_FAILED_ATTEMPTS:
-                _refuse(
-                    store,
-                    upload_id,
+                gave_up = FileRefused(
                     f"the file could not be ingested in {failed.failed_attempts} attempts (last "
                     f"error: {type(exc).__name__}: {first_line(exc)}); it is kept unchanged "
                     "for audit",
+                    code="ingest_attempts_failed",
+                    attempts=failed.failed_attempts,
+                    detail=f"{type(exc).__name__}: {first_line(exc)}",
                 )
+                _refuse(store, upload_id, str(gave_up), gave_up)
             raise
         hook("committed")
         return result
@@ -412,15 +441,14 @@ def _ingest_locked(
             store.open_write,
         )
         if spilled.rows_read == 0:
-            raise FileRefused("the file has no data rows")
+            raise FileRefused("the file has no data rows", code="no_data_rows")
         judged = judge(spilled.rows_read, spilled.rejects.read())
         refused = refusal(judged, policy.max_rejected_share, policy.carriers)
         if refused is not None:
             raise FileRefused(
                 refused,
                 code="mostly_rejected",
-                rows_read=judged.rows_read,
-                rejected=judged.rejected_detail(),
+                **refusal_params(judged, policy.max_rejected_share, policy.carriers),
             )
         hook("validated")
         out = write_partitions(
@@ -503,7 +531,10 @@ def ingest_file(
     """Register and ingest one file (the CLI path). The same bytes again ingest nothing."""
     if carrier is not None and carrier not in policy.carriers:
         raise FileRefused(
-            f"unknown carrier {carrier!r}; known: {', '.join(sorted(policy.carriers))}"
+            f"unknown carrier {carrier!r}; known: {', '.join(sorted(policy.carriers))}",
+            code="unknown_carrier",
+            carrier=carrier,
+            known=sorted(policy.carriers),
         )
     upload = register_upload(
         store, path, carrier=carrier, filename=path.name, source=source, uploaded_by=uploaded_by
@@ -540,12 +571,12 @@ def accept_upload(
         known = db.execute(
             "SELECT 1 FROM uploads WHERE sha256=? AND status <> 'refused'", (sha256,)
         ).fetchone()
-    refusal: str | None = None
+    refusal: FileRefused | None = None
     if known is None:
         try:
             check_upload(path, max_bytes=max_bytes, max_uncompressed=policy.max_uncompressed_bytes)
         except FileRefused as exc:
-            refusal = str(exc)
+            refusal = exc
     upload = register_upload(
         store,
         path,
@@ -558,10 +589,15 @@ def accept_upload(
     )
     created = upload.created
     if refusal is not None and created:
-        upload = refuse_upload(store, upload.id, refusal)
+        upload = refuse_upload(store, upload.id, str(refusal), refusal)
     if upload.status == "refused":
         when = f"upload {upload.id}" if created else f"refused before, as upload {upload.id}"
-        raise FileRefused(f"{upload.error} ({when})")
+        # the refusal's own code and params (the console words it), and which upload it is
+        raise FileRefused(
+            f"{upload.error} ({when})",
+            code=upload.error_code or "file_refused",
+            **{**upload.error_params, "upload_id": upload.id},
+        )
     return upload, not created
 
 

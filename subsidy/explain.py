@@ -34,7 +34,12 @@ def explain_parcel(
         .collect()
     )
     if events.height == 0:
-        raise NotFoundError(f"no scans of parcel {carrier} {waybill_no} up to {cutoff.isoformat()}")
+        raise NotFoundError(
+            f"no scans of parcel {carrier} {waybill_no} up to {cutoff.isoformat()}",
+            code="parcel_not_found",
+            carrier=carrier,
+            waybill_no=waybill_no,
+        )
     sites = load_sites(store)
     status = parcel_statuses(events.lazy(), sites.lazy(), policy, cutoff).collect()
     site_info = {r["site_code"]: r for r in sites.iter_rows(named=True)}

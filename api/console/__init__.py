@@ -15,6 +15,8 @@ page                        who                                  module
                             see their own carrier
 /console/months/M/close     finance                              :mod:`.reports`
 /console/uploads[/ID]       operators (own carrier), staff       :mod:`.uploads`
+/console/uploads/preview    operators                            :mod:`.previews`
+/console/scan-words         admin                                :mod:`.scan_words`
 /console/parcels            operators (own carrier), staff       :mod:`.parcels`
 /console/awards             finance (writes), auditor, admin     :mod:`.records`
 /console/audit              finance, auditor, admin              :mod:`.records`
@@ -35,8 +37,10 @@ from api.console import (
     assets,
     auth,
     parcels,
+    previews,  # SPEC §3a: the preview before an upload is stored
     records,
     reports,
+    scan_words,  # SPEC §3a: couriers' scan words, mapped by an admin
     settlement,  # SPEC §11 pages (finance home, statements, reconcile)
     uploads,
 )
@@ -44,7 +48,7 @@ from api.console.figures import FigureCache
 from api.console.session import SessionStore
 
 router = APIRouter(tags=["console"])
-for _module in (auth, reports, uploads, parcels, records, settlement, assets):
+for _module in (auth, reports, previews, uploads, scan_words, parcels, records, settlement, assets):
     router.include_router(_module.router)
 
 

@@ -36,7 +36,7 @@ def asset(name: Annotated[str, PathParam(max_length=100)]) -> Response:
     """One of :data:`ASSETS`; 404 for any other name."""
     media = ASSETS.get(name)
     if media is None:
-        raise NotFoundError(f"no console asset {name!r}")
+        raise NotFoundError(f"no console asset {name!r}", code="asset_not_found", name=name)
     return FileResponse(
         STATIC_DIR / name,
         media_type=media,

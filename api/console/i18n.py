@@ -376,14 +376,16 @@ def label(t: Callable[..., str], group: str, value: str | None) -> str:
 
 #: Parameters of an error whose values are codes shown with their label (``role`` ->
 #: ``role.finance``); a list of them is joined, ``needs`` with "or".
-_PARAM_LABELS = {
+_PARAM_LABELS: dict[str, str | tuple[str, ...]] = {
     "role": "role",
     "needs": "role",
-    "status": "award_status",
+    "status": ("award_status", "upload_status"),
     "target": "award_status",
     "required": "award_status",
     "kind": "kind",
     "check": "site_check",
+    "reason": "reject",
+    "scan_type": "scan",
 }
 
 
@@ -394,7 +396,9 @@ def _param_text(t: Callable[..., str], name: str, value: object) -> object:
         sep = t("ui.or") if name == "needs" else t("ui.list_sep")
         return sep.join(str(_param_text(t, name, v)) for v in value)
     if group is not None and isinstance(value, str):
-        return label(t, group, value)
+        for name_of_group in (group,) if isinstance(group, str) else group:
+            if f"{name_of_group}.{value}" in MESSAGES:
+                return label(t, name_of_group, value)
     return value
 
 
@@ -432,6 +436,18 @@ def error_text(exc: BaseException, lang: str, *, fallback: str | None = None) ->
         except (KeyError, IndexError, ValueError):
             pass
     return fallback if fallback is not None else str(exc)
+
+
+def refusal_text(
+    english: str | None, code: str | None, params: dict[str, Any] | None, lang: str
+) -> str:
+    """Why an upload was refused, in ``lang``: the refusal's code and params as the ledger
+    keeps them (:class:`ingest.uploads.Upload`), else its English sentence as recorded."""
+    if not english:
+        return ""
+    if not code:
+        return english
+    return error_text(DomainError(english, code=code, **(params or {})), lang)
 
 
 def group_digits(digits: str) -> str:

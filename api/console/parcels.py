@@ -45,7 +45,12 @@ def parcel_page(
         try:
             at = resolve_as_of(as_of, now_local())
             if carrier not in policy.carriers or not visible_carrier(session.principal, carrier):
-                raise NotFoundError(f"no scans of parcel {carrier} {waybill}")
+                raise NotFoundError(
+                    f"no scans of parcel {carrier} {waybill}",
+                    code="parcel_not_found",
+                    carrier=carrier,
+                    waybill_no=waybill,
+                )
             explanation = explain_parcel(store, policy, carrier, waybill, at)
         except ValueError as exc:
             problem, status = i18n.error_text(exc, lang), 422

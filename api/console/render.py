@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import Request
@@ -50,6 +50,9 @@ CSP = (
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+#: The header of a script's error answer saying what went wrong in the page's language
+#: (percent-encoded UTF-8), beside the API's English JSON.
+ERROR_TEXT_HEADER = "X-Error-Text"
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -112,6 +115,8 @@ def _nav(session: Session, t: Callable[..., str], path: str) -> list[dict[str, A
             ("/console/uploads", "nav.uploads"),
             ("/console/parcels", "nav.parcels"),
         ]
+        if session.role == "admin":  # couriers' scan words, SPEC §3a
+            items.append(("/console/scan-words", "nav.scan_words"))
     return [
         {"href": href, "label": t(key), "current": path == href or path.startswith(href + "/")}
         for href, key in items
@@ -245,9 +250,12 @@ class ConsoleRoute(APIRoute):
                 return login_redirect(request)
             except Exception as exc:
                 response = await _api_error_response(request, exc)
-                if wants_json(request):
-                    return response
                 status = response.status_code
+                if wants_json(request):
+                    # the API's JSON, and in a header what went wrong in the page's language
+                    text = error_detail(exc, status, lang_of(request))
+                    response.headers[ERROR_TEXT_HEADER] = quote(text, safe="")
+                    return response
                 return error_page(request, status, error_detail(exc, status, lang_of(request)))
 
         return console_handler

@@ -43,7 +43,9 @@ def _month(text: str) -> str:
     try:
         year, mon = parse_month(text)
     except ValueError as exc:
-        raise ApiError(422, "validation_error", str(exc)) from exc
+        raise ApiError(
+            422, "validation_error", str(exc), text_code="bad_month", value=text
+        ) from exc
     return f"{year:04d}-{mon:02d}"
 
 
@@ -184,11 +186,19 @@ def download(
 ) -> Response:
     """The API's own Excel or CSV file of the month (operators: their carrier's)."""
     if format not in ("xlsx", "csv"):
-        raise ApiError(422, "validation_error", f"format {format!r}: use xlsx or csv")
+        raise ApiError(
+            422,
+            "validation_error",
+            f"format {format!r}: use xlsx or csv",
+            text_code="bad_format",
+            value=format,
+        )
     try:
         at = figures.resolve_as_of(as_of) or now_local()
     except ValueError as exc:
-        raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from exc
+        raise ApiError(
+            422, "validation_error", f"invalid as_of: {exc}", text_code="bad_as_of", value=as_of
+        ) from exc
     month = _month(month)
     check_reportable(month, now_local())
     carrier = carrier_scope(session.principal)

@@ -122,9 +122,8 @@ class ConsoleRefusal(ApiError):
     """
 
     def __init__(self, status: int, code: str, detail: str, *, text_code: str, **params: object):
-        super().__init__(status, code, detail)
-        self.text_code = text_code
-        self.params: dict[str, object] = params
+        super().__init__(status, code, detail, text_code=text_code)
+        self.params = params
 
 
 def sessions(request: Request) -> SessionStore:

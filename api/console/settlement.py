@@ -159,7 +159,7 @@ def payment_list(
 ) -> Response:
     """The month's payment list (XLSX) for the bank (staff)."""
     if month is None:
-        raise NotFoundError("the payment list needs a month")
+        raise NotFoundError("the payment list needs a month", code="payment_list_month")
     content = payment_list_xlsx(store, policy, month, st.list_statements(store, month=month))
     return Response(
         content,
@@ -262,7 +262,11 @@ def statement_action(
     with the status the API gives it (409, 422)."""
     check_csrf(request, session, csrf)
     if action not in ACTIONS:
-        raise NotFoundError(f"no such action {action!r}; use {', '.join(ACTIONS)}")
+        raise NotFoundError(
+            f"no such action {action!r}; use {', '.join(ACTIONS)}",
+            code="no_such_action",
+            action=action,
+        )
     who = {"actor": session.principal.actor}
     try:
         if action == "submit":

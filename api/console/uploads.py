@@ -53,6 +53,11 @@ def _visible(store: Store, upload_id: int, session: Session) -> Upload:
     return upload
 
 
+def _refusal(upload: Upload, lang: str) -> str:
+    """Why an upload was refused, in the page's language (its recorded English otherwise)."""
+    return i18n.refusal_text(upload.error, upload.error_code, upload.error_params, lang)
+
+
 @router.get("/console/uploads", include_in_schema=False)
 def uploads_page(
     request: Request,
@@ -62,9 +67,11 @@ def uploads_page(
     status: Annotated[str | None, Query(max_length=20)] = None,
     carrier: Annotated[str | None, Query(max_length=20)] = None,
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    cancelled: Annotated[bool, Query()] = False,
 ) -> Response:
     """The uploads the caller may see, newest first, and (operators) the upload form."""
-    t = i18n.translator(lang_of(request))
+    lang = lang_of(request)
+    t = i18n.translator(lang)
     status = status if status in UPLOAD_STATUSES else None
     scope = carrier_scope(session.principal)
     carrier = None if scope else (carrier or "").strip().upper() or None
@@ -84,6 +91,8 @@ def uploads_page(
         carriers=policy.carriers,
         can_upload=session.role == "operator",
         csrf_header=CSRF_HEADER,
+        refusal=lambda u: _refusal(u, lang),
+        cancelled=cancelled,
     )
 
 
@@ -131,7 +140,8 @@ def upload_page(
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> Response:
     """An upload's status and statistics, its refusal reason, and a page of rejected rows."""
-    t = i18n.translator(lang_of(request))
+    lang = lang_of(request)
+    t = i18n.translator(lang)
     item = _visible(store, upload_id, session)
     rejects = rejects_page(store, item.id, after_row=after, limit=REJECTS_PAGE)
     return page(
@@ -143,6 +153,7 @@ def upload_page(
         rejects=rejects,
         next_after=rejects[-1]["row_no"] if len(rejects) == REJECTS_PAGE else None,
         waiting=item.status in ("received", "ingesting"),
+        refusal=lambda u: _refusal(u, lang),
     )
 
 

@@ -50,7 +50,9 @@ def create(body: AuditIn, principal: Auditor, store: StoreDep, policy: PolicyDep
     """Same month, carrier, size and seed: the same sample."""
     carrier = body.carrier.strip().upper()
     if carrier not in policy.carriers:
-        raise InvalidValueError(f"unknown carrier {carrier}", code="unknown_carrier")
+        raise InvalidValueError(
+            f"unknown carrier {carrier}", code="unknown_carrier", carrier=carrier
+        )
     return audits.create_audit(
         store,
         policy,

@@ -57,7 +57,9 @@ def list_parcels(
     scope = carrier_scope(principal)
     if scope is not None:
         if code is not None and code != scope:
-            raise NotFoundError(f"no parcels of carrier {code} for you")
+            raise NotFoundError(
+                f"no parcels of carrier {code} for you", code="own_carrier_only", carrier=scope
+            )
         code = scope
     frame = drilldown.parcels_frame(
         store, policy, month, as_of, carrier=code, status=status, reason=reason
@@ -97,7 +99,10 @@ def parcel(
     """
     code = carrier.strip().upper()
     missing = NotFoundError(
-        f"no scans of parcel {code} {waybill_no} up to {to_local(as_of).isoformat()}"
+        f"no scans of parcel {code} {waybill_no} up to {to_local(as_of).isoformat()}",
+        code="parcel_not_found",
+        carrier=code,
+        waybill_no=waybill_no,
     )
     if code not in policy.carriers:
         raise missing

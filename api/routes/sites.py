@@ -85,7 +85,11 @@ def list_(principal: Reader, store: StoreDep) -> Any:
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     too_large = ApiError(
-        413, "payload_too_large", f"the registry is larger than the limit of {human(limit)}"
+        413,
+        "payload_too_large",
+        f"the registry is larger than the limit of {human(limit)}",
+        text_code="registry_too_large",
+        limit=human(limit),
     )
     if declared.isdigit() and int(declared) > limit:
         raise too_large
@@ -101,7 +105,13 @@ def _csv_from_json(raw: bytes, target: Path) -> None:
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(422, "validation_error", f"the body is not valid JSON ({exc})") from None
+        raise ApiError(
+            422,
+            "validation_error",
+            f"the body is not valid JSON ({exc})",
+            text_code="bad_json",
+            problem=str(exc),
+        ) from None
     try:
         sites = SitesIn.model_validate(data)
     except ValidationError as exc:
@@ -157,6 +167,7 @@ async def replace(
             422,
             "validation_error",
             'send the registry as application/json ({"sites": [...]}) or as text/csv',
+            text_code="registry_media_type",
         )
     raw = await _read_body(request, settings.max_sites_bytes)
     return await run_in_threadpool(_replace, store, raw, media, principal)

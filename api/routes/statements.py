@@ -180,7 +180,13 @@ def reconcile_file(
     """One result per row; a row that is not ``paid`` changes nothing."""
     content = file.file.read(MAX_BANK_FILE + 1)
     if len(content) > MAX_BANK_FILE:
-        raise ApiError(413, "payload_too_large", f"the bank file is over {MAX_BANK_FILE} bytes")
+        raise ApiError(
+            413,
+            "payload_too_large",
+            f"the bank file is over {MAX_BANK_FILE} bytes",
+            text_code="bank_file_too_large",
+            limit=MAX_BANK_FILE,
+        )
     rows = reconcile(store, content, actor=principal.actor)
     counts = {r: sum(1 for x in rows if x.result == r) for r in RESULTS}
     return {"rows": [r.as_dict() for r in rows], "counts": counts}

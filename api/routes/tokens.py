@@ -50,7 +50,9 @@ def create(body: TokenIn, principal: Admin, store: StoreDep, policy: PolicyDep) 
         body.carrier.isascii() and body.carrier.upper() in policy.carriers
     ):
         raise InvalidValueError(
-            f"unknown carrier {body.carrier!r}; known: {', '.join(sorted(policy.carriers))}"
+            f"unknown carrier {body.carrier!r}; known: {', '.join(sorted(policy.carriers))}",
+            code="unknown_carrier",
+            carrier=body.carrier,
         )
     token, info = create_token(
         store,

@@ -91,7 +91,9 @@ def visible_upload(store: Store, upload_id: int, principal: Principal) -> Upload
     """
     upload = get_upload(store, upload_id)
     if upload is None or not visible_carrier(principal, upload.carrier):
-        raise NotFoundError(f"no upload with id {upload_id}")
+        raise NotFoundError(
+            f"no upload with id {upload_id}", code="upload_not_found", upload_id=upload_id
+        )
     return upload
 
 
@@ -191,6 +193,8 @@ def list_(
                 403,
                 "forbidden",
                 f"an operator sees only its own carrier's uploads ({principal.carrier})",
+                text_code="own_carrier_only",
+                carrier=principal.carrier,
             )
         carrier = scope
     items = list_uploads(
@@ -234,7 +238,12 @@ def rejudge(
     file is read again, with the scan words and site names in force now; answered like
     ``GET /v1/uploads/{id}``; audited with the caller and the reason."""
     if principal.role not in ("operator", "admin"):
-        raise ApiError(403, "forbidden", "only the upload's operator or an admin may re-judge")
+        raise ApiError(
+            403,
+            "forbidden",
+            "only the upload's operator or an admin may re-judge",
+            text_code="rejudge_forbidden",
+        )
     visible_upload(store, upload_id, principal)
     upload = rejudge_upload(
         store, upload_id, policy, reason=body.reason, actor=principal.actor, now=now_local()

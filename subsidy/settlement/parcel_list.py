@@ -44,7 +44,11 @@ def parcels(store: Store, policy: Policy, s: Statement) -> pl.DataFrame:
             "SELECT as_of, store_version FROM closed_months WHERE month=?", (s.month,)
         ).fetchone()
     if row is None:
-        raise NotFoundError(f"month {s.month} of statement {s.id} is not closed")
+        raise NotFoundError(
+            f"month {s.month} of statement {s.id} is not closed",
+            code="month_not_closed",
+            month=s.month,
+        )
     events = store.scan_events(carriers=[s.carrier], version=int(row["store_version"]))
     statuses = parcel_statuses(
         events, load_sites(store).lazy(), policy, parse_instant(row["as_of"])

@@ -431,7 +431,9 @@ def reverse(store: Store, statement_id: int, *, reason: str, actor: str) -> Stat
         s = _get(db, statement_id)
         _check_move(s, "reverse")
         if not text:
-            raise InvalidValueError("reason is empty; say why the payment is reversed")
+            raise InvalidValueError(
+                "reason is empty; say why the payment is reversed", code="reversal_reason_empty"
+            )
         sets = {"paid_at": None, "paid_by": None, "voucher_no": None, "paid_on": None}
         detail = {"reason": text, "voucher_no": s.voucher_no, "paid_on": s.paid_on}
         return _move(store, db, s, "reverse", actor, sets, detail)

@@ -91,6 +91,33 @@ ROUTES: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
         "/console/statements/1/submit",
         {"finance": HIDDEN, "*": FORBIDDEN},
     ),
+    # the preview of an upload and couriers' scan words (SPEC §3a); no preview is held, no
+    # word was added yet
+    ("POST", "/console/uploads/preview"): (
+        "/console/uploads/preview",
+        {"operator": 422, "*": FORBIDDEN},  # operator: no file
+    ),
+    ("GET", "/console/uploads/preview/{token}"): (
+        f"/console/uploads/preview/{'0' * 32}",
+        {"operator": HIDDEN, "*": FORBIDDEN},
+    ),
+    ("POST", "/console/uploads/preview/{token}/commit"): (
+        f"/console/uploads/preview/{'0' * 32}/commit",
+        {"operator": HIDDEN, "*": FORBIDDEN},
+    ),
+    ("POST", "/console/uploads/preview/{token}/cancel"): (
+        f"/console/uploads/preview/{'0' * 32}/cancel",
+        {"operator": HIDDEN, "*": FORBIDDEN},
+    ),
+    ("GET", "/console/scan-words"): ("/console/scan-words", {"admin": OK, "*": FORBIDDEN}),
+    ("POST", "/console/scan-words/map"): (
+        "/console/scan-words/map",
+        {"admin": 422, "*": FORBIDDEN},  # admin: fields missing
+    ),
+    ("POST", "/console/scan-words/{word_id}/delete"): (
+        "/console/scan-words/1/delete",
+        {"admin": HIDDEN, "*": FORBIDDEN},  # admin: no word 1 yet
+    ),
     ("GET", "/console/reconcile"): ("/console/reconcile", {"finance": OK, "*": FORBIDDEN}),
     ("POST", "/console/reconcile"): (
         "/console/reconcile",

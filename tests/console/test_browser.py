@@ -38,14 +38,17 @@ def cell_values(tab: Tab, selector: str) -> dict[str, dict[str, int | None]]:
 def test_operator_uploads_a_file_and_sees_it_ingested_with_its_rejects(
     tab: Tab, live: Live, tmp_path: Path
 ) -> None:
-    """Sign in, upload with the progress bar, land on the upload: ingested, 2 rows rejected."""
+    """Sign in, upload with the progress bar, confirm the preview, land on the upload:
+    ingested, 2 rows rejected."""
     tab.sign_in("operator")
     assert tab.page.url.endswith("/console/uploads")
     tab.shot("operator-uploads-before")
     export = write_parquet(tmp_path / "中通-2023-06.parquet", june_rows())
     tab.page.get_by_label(re.compile("文件")).set_input_files(str(export))
+    with tab.page.expect_navigation(url=re.compile(r"/console/uploads/preview/")):
+        tab.page.get_by_role("button", name="上传并预览").click()  # the preview first
     with tab.page.expect_navigation(url=re.compile(r"/console/uploads/\d+$")):
-        tab.page.get_by_role("button", name="上传").click()
+        tab.page.get_by_role("button", name="确认入库").click()
     tab.page.wait_for_selector("#upload-state[data-status='ingested']")
     upload_id = int(tab.page.url.rsplit("/", 1)[1])
 

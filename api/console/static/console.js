@@ -65,6 +65,28 @@
     window.addEventListener("resize", function () { chart.resize(); });
   }
 
+  /* The upload list again, without reloading the page (the form keeps its message). */
+  function refreshList() {
+    var list = document.getElementById("uploads-list");
+    if (!list || !window.fetch || !window.DOMParser) {
+      return;
+    }
+    window.fetch(window.location.pathname + window.location.search, {
+      credentials: "same-origin",
+      headers: { "Accept": "text/html" }
+    }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+      if (!html) {
+        return;
+      }
+      var fresh = new window.DOMParser().parseFromString(html, "text/html")
+        .getElementById("uploads-list");
+      if (fresh) {
+        list.innerHTML = fresh.innerHTML;
+        list.setAttribute("data-refreshed", String(Date.now()));
+      }
+    }).catch(function () { /* the list stays as it was */ });
+  }
+
   function initUpload() {
     var form = document.getElementById("upload-form");
     if (!form || !window.FormData || !window.XMLHttpRequest) {
@@ -82,7 +104,7 @@
       var body = new FormData();
       body.append("file", input.files[0]);
       var xhr = new XMLHttpRequest();
-      xhr.open("POST", "/console/uploads");
+      xhr.open("POST", form.getAttribute("data-url") || "/console/uploads");
       xhr.setRequestHeader("Accept", "application/json");
       xhr.setRequestHeader(form.getAttribute("data-csrf-header"), form.getAttribute("data-csrf"));
       bar.hidden = false;
@@ -103,18 +125,28 @@
       xhr.addEventListener("load", function () {
         var answer = {};
         try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = {}; }
+        if (xhr.status === 200 && answer.url) {
+          window.location.href = answer.url; /* the preview, before anything is stored */
+          return;
+        }
         if ((xhr.status === 200 || xhr.status === 202) && answer.id) {
           window.location.href = "/console/uploads/" + answer.id;
           return;
         }
-        status.textContent = form.getAttribute("data-msg-failed") + ": " + (answer.detail || xhr.status);
+        var words = xhr.getResponseHeader("X-Error-Text");
+        try { words = words ? decodeURIComponent(words) : null; } catch (e) { words = null; }
+        status.textContent = form.getAttribute("data-msg-failed") +
+          (form.getAttribute("data-msg-colon") || ": ") +
+          (words || answer.detail || xhr.status);
         status.classList.add("problem");
         button.disabled = false;
+        refreshList(); /* a refused file is on record: show it with its reason */
       });
       xhr.addEventListener("error", function () {
         status.textContent = form.getAttribute("data-msg-failed");
         status.classList.add("problem");
         button.disabled = false;
+        refreshList();
       });
       xhr.send(body);
     });
