@@ -19,7 +19,7 @@ from typing import Any
 
 from core.policy import Policy
 from core.store import Store
-from ingest.exceptions import FileRefused
+from ingest.exceptions import FileRefused, UploadConflict
 from ingest.judgement import judge, refusal, refusal_params
 from ingest.ledger import find_upload_by_sha
 from ingest.reader import open_upload
@@ -27,7 +27,7 @@ from ingest.rejudge import Staging
 from ingest.scan_words import word_lookup
 from ingest.site_names import site_lookup
 from ingest.stream import IngestLimits, spill_upload, write_partitions
-from ingest.uploads import sha256_file
+from ingest.uploads import conflict_for, sha256_file
 from ingest.validate import validate
 
 PREVIEW_KEYS: tuple[str, ...] = (
@@ -54,14 +54,20 @@ def preview_file(
 
 def explain_file(
     store: Store, path: Path, policy: Policy, *, carrier: str | None, now: datetime
-) -> tuple[dict[str, Any], FileRefused | None]:
+) -> tuple[dict[str, Any], FileRefused | UploadConflict | None]:
     """:func:`preview_file`'s answer and the refusal a real upload would get, as the error
     (its code and params word it in another language), or ``None``."""
-    why: FileRefused | None = None
+    why: FileRefused | UploadConflict | None = None
     out: dict[str, Any] = dict.fromkeys(PREVIEW_KEYS)
     out.update(columns={}, rows_read=0, accepted=0, duplicates=0, rejected={})
     out["unmatched_words"] = {}
     known = find_upload_by_sha(store, sha256_file(path))
+    if known is not None and carrier is not None and known.carrier != carrier:
+        # another carrier's bytes: the real upload's 409, naming neither that carrier nor its
+        # upload (an operator learns nothing of another carrier's files)
+        taken = conflict_for(carrier)
+        out["refusal"] = str(taken)
+        return out, taken
     out["already_uploaded"] = known.id if known else None
     store.tmp_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="preview-", dir=store.tmp_dir))

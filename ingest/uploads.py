@@ -131,13 +131,19 @@ def _known(row: sqlite3.Row, carrier: str | None) -> Upload:
     its upload (an operator learns nothing of another carrier's files).
     """
     if carrier is not None and row["carrier"] != carrier:
-        raise UploadConflict(
-            f"this exact file is already on record and cannot be an upload of {carrier}; an "
-            f"export holds one carrier's scans: check that this is {carrier}'s export",
-            code="bytes_of_another_upload",
-            carrier=carrier,
-        )
+        raise conflict_for(carrier)
     return Upload.from_row(row, duplicate=row["status"] in ("ingested", "refused"))
+
+
+def conflict_for(carrier: str) -> UploadConflict:
+    """The refusal of bytes another carrier's upload holds, as ``carrier`` would get it: it
+    names neither that carrier nor its upload."""
+    return UploadConflict(
+        f"this exact file is already on record and cannot be an upload of {carrier}; an "
+        f"export holds one carrier's scans: check that this is {carrier}'s export",
+        code="bytes_of_another_upload",
+        carrier=carrier,
+    )
 
 
 #: The upload holding given bytes: refused bytes claim nothing (SPEC §3a).

@@ -85,6 +85,12 @@ def test_dry_run_previews_with_the_spec_keys_and_stores_nothing(
         0,
         6,
     )
+    other = client.post(
+        "/v1/uploads?dry_run=true", headers=bearer(tokens["other_operator"]), files=files
+    ).json()  # another carrier's operator learns nothing of ZTO's upload
+    assert other["already_uploaded"] is None
+    assert "already on record and cannot be an upload of YTO" in other["refusal"]
+    assert str(real.json()["id"]) not in other["refusal"]
     junk = {"file": ("x.bin", b"\x00\x01binary", "application/octet-stream")}
     refused = client.post("/v1/uploads?dry_run=true", headers=op, files=junk)
     assert refused.status_code == 200
