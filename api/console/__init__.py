@@ -22,6 +22,12 @@ page                        who                                  module
 /console/statements[/ID]    operators (own carrier), staff;      :mod:`.settlement`
                             finance moves them
 /console/reconcile          finance                              :mod:`.settlement`
+/console/anomalies          staff; operators (own carrier,       :mod:`.anomalies`
+                            read-only); auditors review
+/console/samples[/ID]       staff; operators (own carrier,       :mod:`.samples`
+                            read-only); auditors draw and
+                            find, finance deducts
+/console/parcels/list[.csv] operators (own carrier), staff       :mod:`.parcel_lists`
 ==========================  ===================================  ==========================
 
 :mod:`api.app` calls :func:`install`.
@@ -32,11 +38,14 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from api.console import (
+    anomalies,  # SPEC §12 pages (flags and review, samples, parcel lists)
     assets,
     auth,
+    parcel_lists,
     parcels,
     records,
     reports,
+    samples,
     settlement,  # SPEC §11 pages (finance home, statements, reconcile)
     uploads,
 )
@@ -44,7 +53,8 @@ from api.console.figures import FigureCache
 from api.console.session import SessionStore
 
 router = APIRouter(tags=["console"])
-for _module in (auth, reports, uploads, parcels, records, settlement, assets):
+_MODULES = (auth, reports, uploads, parcels, records, settlement, anomalies, samples, parcel_lists)
+for _module in (*_MODULES, assets):
     router.include_router(_module.router)
 
 
