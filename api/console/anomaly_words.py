@@ -7,6 +7,11 @@ from __future__ import annotations
 MESSAGES: dict[str, tuple[str, str]] = {
     "nav.anomalies": ("异常核查", "Anomalies"),
     "nav.samples": ("抽样审核", "Sampled review"),
+    "report.drill_hint": (
+        "点击任一数字可查看其包裹清单。",
+        "Click any count to see its parcels.",
+    ),
+    "report.anomalies": ("查看 {month} 的异常标记 →", "See the anomaly flags of {month} →"),
     # the six codes, in words
     "flag.too_fast": ("运输用时过短", "Too fast"),
     "flag.burst": ("同一分钟集中扫描", "Scan burst"),
@@ -111,6 +116,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "review.note": ("复核意见（必填）", "Reason (required)"),
     "review.clear": ("排除（予以支付）", "Clear (pay it)"),
     "review.confirm": ("确认异常（不予支付）", "Confirm (never pay)"),
+    "review.confirm_final": (
+        "复核结论提交后不可更改，确定提交吗？",
+        "A review is final once given. Submit it?",
+    ),
     "review.cleared": ("排除", "cleared"),
     "review.confirmed": ("确认", "confirmed"),
     "parcel.flags": ("异常标记", "Anomaly flags"),
@@ -157,7 +166,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sample.unreviewed": ("未核实", "Not checked"),
     "sample.evidence": ("查看扫描记录", "See its scans"),
     "sample.result": ("审核结果", "Result"),
-    "sample.progress": ("已核实 {reviewed} / {sampled} 件", "{reviewed} of {sampled} checked"),
+    "sample.progress": ("{reviewed} / {sampled} 件", "{reviewed} of {sampled}"),
     "sample.errors": ("未能核实（差错）件数", "Not confirmed (errors)"),
     "sample.rate": ("差错率", "Error rate"),
     "sample.interval": ("95% 置信区间（Wilson）", "95% interval (Wilson)"),
@@ -171,6 +180,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sample.deduct": (
         "从下一期结算单中扣减 {amount} 元",
         "Deduct {amount} yuan from the next statement",
+    ),
+    "sample.confirm_deduct": (
+        "确定从该企业下一期结算单中扣减 {amount} 元吗？扣减只能进行一次。",
+        "Deduct {amount} yuan from the carrier's next statement? It is done once only.",
     ),
     "sample.deduct_hint": (
         "扣减只能进行一次，扣减后核实结论不再更改。",

@@ -24,7 +24,7 @@ from api.console.session import User
 from api.deps import PolicyDep, StoreDep
 from api.errors import ApiError
 from core.timeutil import now_local, parse_month, resolve_as_of
-from subsidy import drilldown
+from subsidy import anomalies, drilldown
 from subsidy.closed import closed_set
 from subsidy.report import check_reportable
 
@@ -74,6 +74,8 @@ def parcel_list(
     month = _month(month)
     code = console_anomalies.scoped_carrier(session, policy, carrier)
     at = _as_of(as_of)
+    # the flags column shows the month's flags brought up to date (a page people read)
+    anomalies.refresh_flags(store, policy, month, now_local())
     frame = drilldown.parcels_frame(
         store, policy, month, at, carrier=code, status=status, reason=reason
     )
