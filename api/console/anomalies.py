@@ -15,7 +15,6 @@ from collections import Counter
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import polars as pl
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import RedirectResponse, Response
@@ -98,16 +97,6 @@ def with_params(url: str, **params: str) -> str:
     return f"{parts.path}?{urlencode(query)}"
 
 
-def held_counts(store: Store, policy: Policy, month: str, carrier: str | None) -> dict[str, int]:
-    """Per carrier, the parcels of ``month`` held by open flags: counted on the very list
-    their link opens (:func:`subsidy.drilldown.parcels_frame`, ``status="held"``)."""
-    frame = drilldown.parcels_frame(
-        store, policy, month, now_local(), carrier=carrier, status="held"
-    )
-    counted = frame.group_by("carrier").agg(pl.len().alias("n")).sort("carrier").collect()
-    return dict(zip(counted["carrier"].to_list(), counted["n"].to_list(), strict=True))
-
-
 @router.get("/console/anomalies", include_in_schema=False)
 def anomalies_page(
     request: Request,
@@ -171,7 +160,7 @@ def anomalies_page(
         carriers=carriers,
         counts={(c, s): counts.get((c, s), 0) for c in anomalies.CODES for s in STATES},
         total=len(every),
-        held=held_counts(store, policy, month, scope),
+        held=drilldown.held_counts(store, month, carrier=scope),  # flags refreshed above
         rows=rows,
         shown_total=len(shown),
         start=start,
