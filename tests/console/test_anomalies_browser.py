@@ -127,6 +127,14 @@ def test_auditor_goes_from_the_report_to_a_flagged_parcel_and_clears_it(
     tab.open(f"/console/anomalies?month={MONTH}")
     cleared = tab.page.locator("#flag-counts tr[data-code='too_fast'] td[data-state='cleared']")
     assert cleared.get_attribute("data-count") == "1"
+    # English on the switch
+    with tab.page.expect_navigation():
+        tab.page.get_by_role("button", name="English").click()
+    assert tab.page.inner_text("h1").startswith("Anomaly flags")
+    assert "12 min (at least 30 min expected)" in tab.page.inner_text("#flags-table")
+    tab.shot("anomalies-list-en")
+    with tab.page.expect_navigation():
+        tab.page.get_by_role("button", name="中文").click()
     assert tab.errors == []
 
 
