@@ -72,19 +72,23 @@ def scoped_carrier(session: Session, policy: Policy, asked: str | None) -> str |
     return code
 
 
+def month_param(text: str) -> str:
+    """A ``YYYY-MM`` month that has begun (the report's own check), or 422 saying why."""
+    try:
+        year, mon = parse_month(text)
+    except ValueError as exc:
+        raise ApiError(422, "validation_error", str(exc)) from exc
+    month = f"{year:04d}-{mon:02d}"
+    check_reportable(month, now_local())
+    return month
+
+
 def page_month(
     request: Request, store: Store, policy: Policy, month: str | None, carrier: str | None
 ) -> str:
-    """The ``YYYY-MM`` asked for (422 when it is not one, or has not begun), else the month the
-    report page would open on."""
+    """The month asked for (:func:`month_param`), else the one the report page opens on."""
     if month:
-        try:
-            year, mon = parse_month(month)
-        except ValueError as exc:
-            raise ApiError(422, "validation_error", str(exc)) from exc
-        month = f"{year:04d}-{mon:02d}"
-        check_reportable(month, now_local())
-        return month
+        return month_param(month)
     cache = figures.figure_cache(request)
     return figures.default_month(figures.chart(cache, store, policy, None, carrier), now_local())
 

@@ -23,10 +23,9 @@ from api.console.render import ConsoleRoute, lang_of, page
 from api.console.session import User
 from api.deps import PolicyDep, StoreDep
 from api.errors import ApiError
-from core.timeutil import now_local, parse_month, resolve_as_of
+from core.timeutil import now_local, resolve_as_of
 from subsidy import anomalies, drilldown
 from subsidy.closed import closed_set
-from subsidy.report import check_reportable
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -37,16 +36,6 @@ Reason = Literal["no_hub_arrival", "late_hub_arrival", "outside_policy_window"]
 MonthParam = Annotated[str, Query(max_length=20)]
 CarrierParam = Annotated[str | None, Query(max_length=20)]
 AsOfParam = Annotated[str | None, Query(max_length=40)]
-
-
-def _month(text: str) -> str:
-    try:
-        year, mon = parse_month(text)
-    except ValueError as exc:
-        raise ApiError(422, "validation_error", str(exc)) from exc
-    month = f"{year:04d}-{mon:02d}"
-    check_reportable(month, now_local())
-    return month
 
 
 def _as_of(text: str | None) -> datetime:
@@ -71,7 +60,7 @@ def parcel_list(
 ) -> Response:
     """One page of the parcels behind a figure, with their count and subsidy in all."""
     t = i18n.translator(lang_of(request))
-    month = _month(month)
+    month = console_anomalies.month_param(month)
     code = console_anomalies.scoped_carrier(session, policy, carrier)
     at = _as_of(as_of)
     # the flags column shows the month's flags brought up to date (a page people read)
@@ -132,7 +121,7 @@ def parcel_list_csv(
 ) -> Response:
     """All the parcels of the list as CSV, streamed batch by batch (as ``GET /v1/parcels``
     with ``format=csv``)."""
-    month = _month(month)
+    month = console_anomalies.month_param(month)
     code = console_anomalies.scoped_carrier(session, policy, carrier)
     frame = drilldown.parcels_frame(
         store, policy, month, _as_of(as_of), carrier=code, status=status, reason=reason
