@@ -68,8 +68,9 @@ def parcel_list(
     frame = drilldown.parcels_frame(
         store, policy, month, at, carrier=code, status=status, reason=reason
     )
-    totals = frame.select(pl.len().alias("n"), pl.col("subsidy_fen").sum().alias("fen")).collect()
-    shown = drilldown.page(frame, after, PAGE_SIZE)
+    cell = frame.collect()  # once: the rule runs once for the count, the sum and the page
+    totals = cell.select(pl.len().alias("n"), pl.col("subsidy_fen").sum().alias("fen"))
+    shown = drilldown.page(cell.lazy(), after, PAGE_SIZE)
     query = {
         "month": month,
         "carrier": carrier.strip().upper() if carrier else "",
