@@ -23,7 +23,8 @@ from api.console.session import FinanceUser, Session, User, check_csrf
 from api.deps import PolicyDep, StoreDep, carrier_scope
 from core.policy import Policy
 from core.store import Store
-from subsidy import audits
+from core.timeutil import now_local
+from subsidy import anomalies, audits
 from subsidy.closed import closed_months
 from subsidy.exceptions import InvalidValueError, SubsidyError
 
@@ -139,6 +140,12 @@ def _sample_page(
     elif done == "deduct":
         flash = t("sample.done_deduct")
     result = audit["result"]
+    flags: dict[str, list[str]] = {}  # the flags on each sampled parcel, beside its finding
+    for f in anomalies.list_flags(
+        store, policy, audit["month"], now_local(), carrier=audit["carrier"]
+    ):
+        if f["waybill_no"] is not None:
+            flags.setdefault(f["waybill_no"], []).append(f["code"])
     return page(
         request,
         "sample.html",
@@ -149,6 +156,7 @@ def _sample_page(
         result=result,
         carrier_name=policy.carriers.get(audit["carrier"], ""),
         rows=audit["sample"][start : start + PAGE_SIZE],
+        flags=flags,
         start=start,
         page_size=PAGE_SIZE,
         findings=audits.FINDINGS,

@@ -161,6 +161,10 @@ def test_auditor_draws_a_sample_records_findings_and_finance_deducts(tab: Tab, l
         with tab.page.expect_navigation():
             row.get_by_role("button", name="保存").click()
     assert tab.page.get_attribute("#result", "data-complete") == "true"
+    flagged = [w for w in waybills if w in (FAST, NIGHT, SHARED)]  # their flags are shown
+    assert flagged  # seed 2023 draws two of them
+    for waybill in flagged:
+        assert tab.page.locator(f"#sample-table tr[data-waybill='{waybill}'] .flag-code").count()
     with live.api("auditor") as api:
         audit = api.get(f"/v1/audits/{audit_id}").json()
     over = audit["result"]["over_claim_fen"]
