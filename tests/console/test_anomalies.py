@@ -439,3 +439,33 @@ def test_every_flag_code_state_and_finding_has_words() -> None:
     ):
         for value in values:
             assert f"{group}.{value}" in i18n.MESSAGES, (group, value)
+
+
+def test_a_hub_day_flag_reads_as_one_and_holds_its_carriers_parcels(
+    client: TestClient, seeded: Seeded, policy: Policy
+) -> None:
+    """A hub that saw one parcel a day for eight days and sixty on 20 May: one hub-day flag
+    (no parcel, the hub's median as evidence) holding ZTO's sixty parcels; YTO's operator, with
+    no parcel there, does not see it."""
+    rows = []
+    for day in range(1, 9):
+        rows += parcel(f"ZT2305Q{day}", cst(2023, 4, 29, 9) + timedelta(days=day), hub=HUB2)
+    for n in range(60):
+        rows += parcel(f"ZT2305S{n:02d}", cst(2023, 5, 18, 9, n), hub=HUB2)
+    ingest_rows(seeded.store, rows, name="zto-spike.parquet", carrier="ZTO", policy=policy, now=NOW)
+    sign_in(client, seeded.tokens["auditor"])
+    page = client.get(f"/console/anomalies?month={MONTH}&code=hub_spike").text
+    (row,) = flag_rows(page)
+    assert (row["waybill"], row["carrier"]) == ("", None)
+    words = text_of(page)
+    assert "站点单日标记" in words and "JY-H02 新市镇服务站 · 2023-05-20" in words
+    assert "1 件（8 个有件日）；阈值：5 倍且不少于 50 件" in words
+    assert held_shown(client, MONTH) == {"ZTO": 60}
+    held = client.get("/console/parcels?carrier=ZTO&waybill=ZT2305S07").text
+    assert f'id="flag-{row["id"]}" data-flag="{row["id"]}" data-code="hub_spike"' in held
+    sign_in(client, seeded.tokens["operator"])
+    assert [r["code"] for r in flag_rows(client.get(f"/console/anomalies?month={MONTH}").text)] == [
+        "hub_spike"
+    ]
+    sign_in(client, seeded.tokens["other_operator"])
+    assert flag_rows(client.get(f"/console/anomalies?month={MONTH}").text) == []
