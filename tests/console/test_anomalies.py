@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.console import anomalies as console_anomalies
 from api.console import evidence, i18n, parcel_lists
 from core.policy import Policy
 from core.timeutil import now_local
@@ -469,3 +470,20 @@ def test_a_hub_day_flag_reads_as_one_and_holds_its_carriers_parcels(
     ]
     sign_in(client, seeded.tokens["other_operator"])
     assert flag_rows(client.get(f"/console/anomalies?month={MONTH}").text) == []
+
+
+def test_the_flags_page_through_in_pages(
+    client: TestClient, planted: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console_anomalies, "PAGE_SIZE", 2)
+    sign_in(client, planted.tokens["finance"])
+    url: str | None = f"/console/anomalies?month={MONTH}"
+    seen: list[int] = []
+    while url:
+        page = client.get(url).text
+        rows = flag_rows(page)
+        assert 1 <= len(rows) <= 2
+        seen += [r["id"] for r in rows]
+        more = re.search(r'id="flags-next" href="([^"]+)"', page)
+        url = unescape(more.group(1)) if more else None
+    assert sorted(seen) == seen and len(set(seen)) == len(PLANTED)
