@@ -598,3 +598,47 @@ def review_flag(
             new={"decision": decision, "note": note, "subsidy_put_back_parcels": back},
         )
     return get_flag(store, flag_id)
+
+
+def reviews(store: Store, flag_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The review of each reviewed flag among ``flag_ids``: ``{id: {"status", "reviewed_at",
+    "reviewed_by", "note"}}`` (an open flag has none)."""
+    out: dict[int, dict[str, Any]] = {}
+    with store.connect() as db:
+        for start in range(0, len(flag_ids), 500):
+            chunk = flag_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in db.execute(
+                "SELECT id, status, reviewed_at, reviewed_by, note FROM anomaly_flags"
+                f" WHERE status != 'open' AND id IN ({marks})",
+                chunk,
+            ):
+                out[int(r["id"])] = {
+                    "status": r["status"],
+                    "reviewed_at": r["reviewed_at"],
+                    "reviewed_by": r["reviewed_by"],
+                    "note": r["note"],
+                }
+    return out
+
+
+def parcel_flags(
+    store: Store, policy: Policy, carrier: str, waybill_no: str, month: str | None, now: datetime
+) -> list[dict[str, Any]]:
+    """The flags on one parcel of ``month`` (its own and those of the hub-day holding it),
+    brought up to date first, each with its review (:func:`reviews`) under ``"review"``."""
+    if month is None:
+        return []
+    refresh_flags(store, policy, month, now)
+    with store.connect() as db:
+        rows = [
+            _row(r)
+            for r in db.execute(
+                "SELECT * FROM anomaly_flags WHERE month=? AND ((carrier=? AND waybill_no=?)"
+                " OR (carrier IS NULL AND id IN (SELECT flag_id FROM anomaly_flag_parcels"
+                " WHERE month=? AND carrier=? AND waybill_no=?))) ORDER BY id",
+                (month, carrier, waybill_no, month, carrier, waybill_no),
+            )
+        ]
+    done = reviews(store, [f["id"] for f in rows])
+    return [{**f, "review": done.get(f["id"])} for f in rows]

@@ -274,3 +274,20 @@ def deduct(store: Store, audit_id: int, *, actor: str) -> dict[str, Any]:
             db, actor, "audit.deducted", f"audit:{audit_id}", new={"over_claim_fen": amount}
         )
     return get_audit(store, audit_id)
+
+
+def list_audits(store: Store, *, carrier: str | None = None) -> list[dict[str, Any]]:
+    """Every audit (a carrier's only, with ``carrier``), newest first, as :func:`get_audit`
+    answers it without its sample."""
+    sql = "SELECT id FROM audits"
+    args: tuple[str, ...] = ()
+    if carrier is not None:
+        sql, args = sql + " WHERE carrier=?", (carrier,)
+    with store.connect() as db:
+        ids = [int(r[0]) for r in db.execute(sql + " ORDER BY id DESC", args)]
+    out = []
+    for audit_id in ids:
+        audit = get_audit(store, audit_id)
+        del audit["sample"]
+        out.append(audit)
+    return out

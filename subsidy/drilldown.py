@@ -97,6 +97,20 @@ def _held(store: Store, month: str, closed: bool) -> pl.DataFrame:
     )
 
 
+def held_counts(store: Store, month: str, *, carrier: str | None = None) -> dict[str, int]:
+    """Per carrier, the parcels ``status="held"`` lists for ``month`` (a closed month: those
+    its statements held), counted from the stored holds without running the rule; the flags
+    of an open month are brought up to date by the caller (:func:`refresh_flags`)."""
+    month_bounds(month)
+    with store.connect() as db:
+        closed = db.execute("SELECT 1 FROM closed_months WHERE month=?", (month,)).fetchone()
+    held = _held(store, month, closed is not None)
+    if carrier is not None:
+        held = held.filter(pl.col("carrier") == carrier)
+    counted = held.unique().group_by("carrier").len().sort("carrier")
+    return dict(zip(counted["carrier"].to_list(), counted["len"].to_list(), strict=True))
+
+
 def parcels_frame(
     store: Store,
     policy: Policy,

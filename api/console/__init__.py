@@ -24,6 +24,12 @@ page                        who                                  module
 /console/statements[/ID]    operators (own carrier), staff;      :mod:`.settlement`
                             finance moves them
 /console/reconcile          finance                              :mod:`.settlement`
+/console/anomalies          staff; operators (own carrier,       :mod:`.anomalies`
+                            read-only); auditors review
+/console/samples[/ID]       staff; operators (own carrier,       :mod:`.samples`
+                            read-only); auditors draw and
+                            find, finance deducts
+/console/parcels/list[.csv] operators (own carrier), staff       :mod:`.parcel_lists`
 ==========================  ===================================  ==========================
 
 :mod:`api.app` calls :func:`install`.
@@ -34,12 +40,15 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from api.console import (
+    anomalies,  # SPEC §12 pages (flags and review, samples, parcel lists)
     assets,
     auth,
+    parcel_lists,
     parcels,
     previews,  # SPEC §3a: the preview before an upload is stored
     records,
     reports,
+    samples,
     scan_words,  # SPEC §3a: couriers' scan words, mapped by an admin
     settlement,  # SPEC §11 pages (finance home, statements, reconcile)
     uploads,
@@ -48,7 +57,8 @@ from api.console.figures import FigureCache
 from api.console.session import SessionStore
 
 router = APIRouter(tags=["console"])
-for _module in (auth, reports, previews, uploads, scan_words, parcels, records, settlement, assets):
+_MODULES = (auth, reports, previews, uploads, scan_words, parcels, records, settlement)
+for _module in (*_MODULES, anomalies, samples, parcel_lists, assets):
     router.include_router(_module.router)
 
 

@@ -2,6 +2,8 @@
 a timeline. The same call as ``GET /v1/parcels/{carrier}/{waybill_no}``
 (:func:`subsidy.explain.explain_parcel`), so an operator asking for another carrier's parcel
 gets the same "not found" as for a parcel that does not exist (:func:`api.deps.visible_carrier`).
+The anomaly flags on the parcel (SPEC §12) are shown beside it with their evidence and review;
+an auditor reviews an open one here (:mod:`api.console.anomalies`).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from api.console import i18n
+from api.console import anomalies as console_anomalies
+from api.console import evidence, i18n
 from api.console.render import ConsoleRoute, lang_of, page
 from api.console.session import User
 from api.deps import PolicyDep, StoreDep, carrier_scope, visible_carrier
 from core.timeutil import now_local, resolve_as_of
+from subsidy.anomalies import parcel_flags
 from subsidy.exceptions import NotFoundError
 from subsidy.explain import explain_parcel
 
@@ -39,6 +43,7 @@ def parcel_page(
     carrier = (carrier or own or "").strip().upper() or None
     waybill = (waybill or "").strip() or None
     explanation: dict[str, Any] | None = None
+    flags: list[dict[str, Any]] = []
     problem: str | None = None
     status = 200
     if carrier and waybill:
@@ -52,11 +57,13 @@ def parcel_page(
                     waybill_no=waybill,
                 )
             explanation = explain_parcel(store, policy, carrier, waybill, at)
+            flags = parcel_flags(store, policy, carrier, waybill, explanation["month"], now_local())
         except ValueError as exc:
             problem, status = i18n.error_text(exc, lang), 422
         except NotFoundError:
             problem, status = t("parcel.not_found"), 404
     carriers = {own: policy.carriers[own]} if own else policy.carriers
+    names = console_anomalies.site_names(store) if flags else {}
     return page(
         request,
         "parcel.html",
@@ -69,4 +76,8 @@ def parcel_page(
         as_of_text=as_of or "",
         parcel=explanation,
         problem=problem,
+        flags=flags,
+        evidence=lambda flag: evidence.lines(t, flag, names),
+        hint=lambda flag: evidence.hint(t, flag),
+        can_review=session.role == "auditor",
     )

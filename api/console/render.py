@@ -104,6 +104,8 @@ def _nav(session: Session, t: Callable[..., str], path: str) -> list[dict[str, A
             ("/console/report", "nav.own_report"),
             ("/console/parcels", "nav.parcels"),
             ("/console/statements", "nav.statements"),  # settlement, SPEC §11
+            ("/console/anomalies", "nav.anomalies"),  # audit controls, SPEC §12
+            ("/console/samples", "nav.samples"),
         ]
     else:
         items = [
@@ -112,6 +114,8 @@ def _nav(session: Session, t: Callable[..., str], path: str) -> list[dict[str, A
             ("/console/statements", "nav.statements"),
             ("/console/awards", "nav.awards"),
             ("/console/audit", "nav.audit"),
+            ("/console/anomalies", "nav.anomalies"),  # audit controls, SPEC §12
+            ("/console/samples", "nav.samples"),
             ("/console/uploads", "nav.uploads"),
             ("/console/parcels", "nav.parcels"),
         ]

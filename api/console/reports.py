@@ -104,6 +104,7 @@ def report_page(
         next_month=next_month(month),
         keep=keep,
         download={**shown, "month": month},
+        drill={**shown, "month": month},  # the parcel list behind each count (SPEC §12)
         can_close=(
             session.role == "finance"
             and report is not None

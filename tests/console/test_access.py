@@ -123,6 +123,31 @@ ROUTES: dict[tuple[str, str], tuple[str, dict[str, int]]] = {
         "/console/reconcile",
         {"finance": 422, "*": FORBIDDEN},  # finance: no file
     ),
+    # audit controls (SPEC §12); no flag or sample exists yet in the seeded store
+    ("GET", "/console/anomalies"): (f"/console/anomalies?month={MONTH}", {"*": OK}),
+    ("POST", "/console/anomalies/{flag_id}/review"): (
+        "/console/anomalies/1/review",
+        {"auditor": 422, "*": FORBIDDEN},  # auditor: no reason given
+    ),
+    ("GET", "/console/samples"): ("/console/samples", {"*": OK}),
+    ("POST", "/console/samples"): ("/console/samples", {"auditor": 422, "*": FORBIDDEN}),
+    ("GET", "/console/samples/{audit_id}"): ("/console/samples/1", {"*": HIDDEN}),
+    ("POST", "/console/samples/{audit_id}/findings"): (
+        "/console/samples/1/findings",
+        {"auditor": 422, "*": FORBIDDEN},  # auditor: no finding given
+    ),
+    ("POST", "/console/samples/{audit_id}/deduct"): (
+        "/console/samples/1/deduct",
+        {"finance": HIDDEN, "*": FORBIDDEN},  # finance: there is no sample 1
+    ),
+    ("GET", "/console/parcels/list"): (
+        f"/console/parcels/list?month={MONTH}&carrier=YTO&status=eligible",
+        {"operator": HIDDEN, "*": OK},
+    ),
+    ("GET", "/console/parcels/list.csv"): (
+        f"/console/parcels/list.csv?month={MONTH}&carrier=YTO&status=eligible",
+        {"operator": HIDDEN, "*": OK},
+    ),
 }
 CALLERS = ("operator", "finance", "auditor", "admin")
 
