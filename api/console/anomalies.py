@@ -77,7 +77,9 @@ def month_param(text: str) -> str:
     try:
         year, mon = parse_month(text)
     except ValueError as exc:
-        raise ApiError(422, "validation_error", str(exc)) from exc
+        raise ApiError(
+            422, "validation_error", str(exc), text_code="bad_month", value=text
+        ) from exc
     month = f"{year:04d}-{mon:02d}"
     check_reportable(month, now_local())
     return month

@@ -21,9 +21,8 @@ from api.console import anomalies as console_anomalies
 from api.console import i18n
 from api.console.render import ConsoleRoute, lang_of, page
 from api.console.session import User
-from api.deps import PolicyDep, StoreDep
-from api.errors import ApiError
-from core.timeutil import now_local, resolve_as_of
+from api.deps import PolicyDep, StoreDep, as_of_param
+from core.timeutil import now_local
 from subsidy import anomalies, drilldown
 from subsidy.closed import closed_set
 
@@ -39,10 +38,8 @@ AsOfParam = Annotated[str | None, Query(max_length=40)]
 
 
 def _as_of(text: str | None) -> datetime:
-    try:
-        return resolve_as_of(text, now_local())
-    except ValueError as exc:
-        raise ApiError(422, "validation_error", f"invalid as_of: {exc}") from exc
+    """The list's ``as_of``, checked as the API checks it (:func:`api.deps.as_of_param`)."""
+    return as_of_param(text)
 
 
 @router.get("/console/parcels/list", include_in_schema=False)

@@ -34,7 +34,20 @@ from subsidy.sites import load_sites
 router = APIRouter(route_class=ConsoleRoute)
 
 #: The action filters offered (an action or its prefix, as ``GET /v1/audit-log?action=``).
-ACTIONS = ("upload", "month", "award", "sites", "token", "store")
+ACTIONS = (
+    "upload",
+    "scan_word",
+    "month",
+    "statement",
+    "budget",
+    "carrier",
+    "anomaly",
+    "audit",
+    "award",
+    "sites",
+    "token",
+    "store",
+)
 AUDIT_PAGE = 50
 FormText = Annotated[str, Form(max_length=500)]
 #: The steps of an award the console offers: path part -> the status it moves the award to.

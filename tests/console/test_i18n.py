@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.console import i18n
+from api.console.records import ACTIONS
 from core.events import SCAN_TYPES
 from ingest.schema import REJECT_REASONS
 from subsidy.rule import INELIGIBLE_REASONS
@@ -52,6 +54,47 @@ def test_every_reason_and_status_has_a_label() -> None:
     ):
         for value in values:
             assert f"{group}.{value}" in i18n.MESSAGES, (group, value)
+
+
+def _audited_actions() -> set[str]:
+    """Every action the product writes to the audit log (``store.audit(db, actor, ACTION,
+    ...)``), read from the source; an f-string's placeholder stands for each of its values."""
+    found: set[str] = set()
+    root = Path(__file__).resolve().parents[2]
+    for package in ("core", "ingest", "subsidy", "api"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "audit"
+                    and len(node.args) >= 3
+                ):
+                    found.add(ast.unparse(node.args[2]).strip("'\"").removeprefix("f'"))
+    return found
+
+
+#: The values an f-string action takes (``statement.{action}``, ``award.{status}``).
+_FILLED = {
+    "statement.{action}": ("create", "submit", "approve", "pay", "reverse"),
+    "award.{status}": ("approved", "paid"),
+}
+
+
+def test_every_audited_action_has_words_and_a_filter() -> None:
+    """The audit page words every action in both languages and offers its group as a filter."""
+    actions = _audited_actions()
+    assert {"upload.received", "statement.{action}", "audit.deducted"} <= actions
+    for action in actions:
+        names = (
+            [action.replace(action[action.index("{") :], v) for v in _FILLED[action]]
+            if ("{" in action)
+            else [action]
+        )
+        for name in names:
+            assert f"action.{name}" in i18n.MESSAGES, name
+            group = name.split(".")[0]
+            assert group in ACTIONS and f"action.{group}" in i18n.MESSAGES, group
 
 
 @pytest.mark.parametrize(
