@@ -5,9 +5,10 @@ The way of a report, top to bottom::
     served_report      a closed month: its frozen report (subsidy.closed.frozen_report);
                        an open one: live_report; with ``carrier``, that carrier's view
     live_report        the month's counts and its adjustment sources' counts, from the
-                       stored results (subsidy.refresh.month_counts, which runs the rule of
-                       subsidy.rule where needed), the adjustment lines (subsidy.closed) and
-                       the center awards, put together by build_report
+                       published results (subsidy.refresh.month_counts: never waiting for a
+                       publication; the rule of subsidy.rule runs only where nothing is
+                       published), the adjustment lines (subsidy.closed) and the center
+                       awards, put together by build_report
     build_report       the one place a MonthlyReport (subsidy.models) is assembled
 
 Everything is integer fen; yuan appear only as formatted strings. A carrier with no in-scope
@@ -62,17 +63,22 @@ def live_report(
     *,
     carrier: str | None = None,
     counts: pl.DataFrame | None = None,
+    latest: bool = False,
 ) -> MonthlyReport:
     """The report of ``month`` as of ``as_of`` from the events, with the prior-period
     adjustments of the closed months just before it; with ``carrier``, that carrier's view.
 
     ``counts`` (per (month, carrier), :data:`subsidy.counts.COUNTS_SCHEMA`, covering the month
     and its adjustment sources) replaces the stored results: Spark's (subsidy.spark_report).
+    Without them, the published results are served (:func:`subsidy.refresh.month_counts`);
+    ``latest``: the figures of the store as it is now, published first (closing a month).
     """
     month_bounds(month)  # validates the text
     sources = adjustment_sources(closed_set(store), month)
     if counts is None:
-        counts = month_counts(store, policy, [month, *sources], as_of, carrier=carrier)
+        counts = month_counts(
+            store, policy, [month, *sources], as_of, carrier=carrier, latest=latest
+        )
     adjustments = adjustment_lines(counts, policy, sources, baselines(store, sources), carrier)
     report = build_report(counts, policy, month, as_of, center_awards(store, as_of), adjustments)
     return report if carrier is None else report.carrier_view(carrier)

@@ -7,6 +7,9 @@ The result set in ``DIR/results/current.json`` says what it was computed from an
     valid_until (H) the first instant at which a figure may change without any new upload:
                     min(D + max_transit over pending parcels, earliest stored scan after T);
                     null when nothing can change
+    scan_after (S)  the earliest stored scan after T (null: none): up to S, a later
+                    ``as_of`` only turns pending parcels past ``D + max_transit`` into
+                    ``no_hub_arrival``, which a reader derives from ``pending``
     fingerprint     digest of the policy values the rule reads and of the sites registry
     counts          per (month, carrier): eligible, subsidy, pending, ineligible per reason
                     (:data:`subsidy.counts.COUNTS_SCHEMA`)
@@ -14,10 +17,14 @@ The result set in ``DIR/results/current.json`` says what it was computed from an
                     parcel's row in a later part replaces its row in an earlier one
     pending         the parts' pending parcels, so a refresh finds them without a scan
 
-A result set answers ``as_of`` in ``[T, H)`` at the same store version and fingerprint. Each
-set's files live in a folder ``sNNNNNN`` of its own; saving a set removes the folders no set
-lists any more. Writers hold :func:`locked`. How a set is built and brought up to date is
-:mod:`subsidy.refresh`.
+A result set answers ``as_of`` in ``[T, H)`` at the same store version and fingerprint as
+stored, and ``as_of`` in ``[T, S)`` with the pending parcels' expiry applied
+(:func:`subsidy.refresh.served_counts`). The stored set is the *published* one: readers serve
+it as it is, and writers replace it (``current.json``, atomically) once a new one is complete
+(:func:`subsidy.refresh.publish`, after each ingest's commit). Each set's files live in a
+folder ``sNNNNNN`` of its own; saving a set removes the folders that neither it nor the set it
+replaces lists (a reader still on the replaced set finds its files). Writers hold
+:func:`locked`. How a set is built and brought up to date is :mod:`subsidy.refresh`.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ class ResultSet:
     parts: tuple[str, ...]
     pending: str
     seq: int
+    scan_after: datetime | None = None
 
     def answers(self, as_of: datetime) -> bool:
         """Whether the stored figures are those of ``as_of`` (same version and fingerprint)."""
@@ -120,7 +128,13 @@ def current(store: Store) -> ResultSet | None:
         parts=tuple(doc["parts"]),
         pending=doc["pending"],
         seq=doc["seq"],
+        # a set saved before ``scan_after`` was kept: H is a safe (earlier) bound of S
+        scan_after=_instant(doc.get("scan_after", doc["valid_until"])),
     )
+
+
+def _instant(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def save(store: Store, rs: ResultSet) -> None:
@@ -133,19 +147,25 @@ def save(store: Store, rs: ResultSet) -> None:
         "store_version": rs.store_version,
         "as_of": rs.as_of.isoformat(),
         "valid_until": None if rs.valid_until is None else rs.valid_until.isoformat(),
+        "scan_after": None if rs.scan_after is None else rs.scan_after.isoformat(),
         "fingerprint": rs.fingerprint,
         "parts": list(rs.parts),
         "pending": rs.pending,
         "counts": [list(r) for r in rs.counts.select(COUNTS_SCHEMA.names()).iter_rows()],
     }
     target = results_dir(store) / CURRENT
+    replaced = current(store)
     tmp = target.with_name(f".{CURRENT}.{os.getpid()}")
     tmp.write_text(json.dumps(doc), encoding="utf-8")
     os.replace(tmp, target)
-    keep = {Path(p).parts[1] for p in (*rs.parts, rs.pending)}
+    keep = _folders(rs) | (_folders(replaced) if replaced is not None else set())
     for folder in results_dir(store).iterdir():  # earlier sets' files nobody lists any more
         if folder.is_dir() and folder.name.startswith("s") and folder.name not in keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _folders(rs: ResultSet) -> set[str]:
+    return {Path(p).parts[1] for p in (*rs.parts, rs.pending)}
 
 
 def adopt_compaction(store: Store, compaction: dict[str, Any]) -> bool:
@@ -171,6 +191,7 @@ def describe(rs: ResultSet) -> dict[str, Any]:
         "store_version": rs.store_version,
         "as_of": rs.as_of.isoformat(),
         "valid_until": None if rs.valid_until is None else rs.valid_until.isoformat(),
+        "scan_after": None if rs.scan_after is None else rs.scan_after.isoformat(),
         "parts": len(rs.parts),
         "carrier_months": rs.counts.height,
     }
