@@ -18,6 +18,7 @@ Every ``as_of`` here is an aware instant (resolved once, at the edge).
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +40,7 @@ from subsidy.counts import (
 )
 from subsidy.results import ResultSet, current, fingerprint, locked, save, set_folder
 from subsidy.rule import ARRIVAL_TYPES, PARCEL, STATUS_SCHEMA, parcel_statuses
-from subsidy.sites import load_sites
+from subsidy.sites import REGISTRY_COLUMNS, load_sites
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: More incremental parts (``delta.parquet``, one per refresh) than this and a refresh
@@ -74,14 +75,79 @@ def month_counts(
     if latest:
         return _latest_counts(store, policy, months, as_of, carrier)
     rs = current(store)
-    if rs is None or rs.fingerprint != fingerprint(policy, load_sites(store)):
+    if rs is None or rs.fingerprint != inputs_fingerprint(store, policy):
         rs = refresh(store, policy, as_of)
     counts = served_counts(store, policy, rs, as_of)
     if counts is None:
         if as_of < rs.as_of:
             return compute_counts(store, policy, as_of, months=months, carrier=carrier)
         counts = _refreshed(store, policy, as_of, rs, rs.store_version)[0]
-    return _select(counts, months, carrier)
+    if counts is not rs.counts:
+        return _select(counts, months, carrier)
+    key = (rs.seq, tuple(months), carrier)
+    cached = _SELECTED.get(store.root)
+    if cached is None or cached[0] != key:
+        cached = (key, _select(counts, months, carrier))
+        _SELECTED[store.root] = cached
+    return cached[1]
+
+
+#: Per process: the last selection served of each store's published counts.
+_SELECTED: dict[Path, tuple[tuple[int, tuple[str, ...], str | None], pl.DataFrame]] = {}
+#: Per process: fingerprints of (policy, registry rows) seen.
+_FINGERPRINTS: dict[tuple[object, tuple[tuple[object, ...], ...]], str] = {}
+
+
+#: Per process: each store's registry rows, by the state of its database files.
+_DbState = tuple[tuple[int, int, int], ...]
+_REGISTRY_ROWS: dict[Path, tuple[_DbState, tuple[tuple[object, ...], ...]]] = {}
+
+
+def _db_state(store: Store) -> _DbState:
+    """Inode, size and modification time of the SQLite database and its write-ahead log: any
+    committed write changes one of them (a registry read again only after a write)."""
+    out = []
+    for path in (store.db_path, store.db_path.with_name(store.db_path.name + "-wal")):
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            out.append((0, 0, 0))
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def inputs_fingerprint(store: Store, policy: Policy) -> str:
+    """``fingerprint(policy, load_sites(store))``, remembered per registry content (the rows
+    are read each time; the frame, its text and digest only when they changed)."""
+    state = _db_state(store)
+    seen = _REGISTRY_ROWS.get(store.root)
+    if seen is not None and seen[0] == state:
+        rows = seen[1]
+    else:
+        with store.connect() as db:
+            rows = tuple(
+                tuple(r)
+                for r in db.execute(
+                    f"SELECT {', '.join(REGISTRY_COLUMNS)} FROM sites ORDER BY site_code"
+                ).fetchall()
+            )
+        _REGISTRY_ROWS[store.root] = (state, rows)
+    key = (
+        (
+            policy.window_start,
+            policy.window_end,
+            policy.max_transit,
+            tuple((r.effective_from, r.rate_fen) for r in policy.rates),
+        ),
+        rows,
+    )
+    known = _FINGERPRINTS.get(key)
+    if known is None:
+        if len(_FINGERPRINTS) > 16:
+            _FINGERPRINTS.clear()
+        known = _FINGERPRINTS[key] = fingerprint(policy, load_sites(store))
+    return known
 
 
 def served_counts(

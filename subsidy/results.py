@@ -110,13 +110,30 @@ def locked(store: Store) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+#: Per process, the last set read of each store, by the identity of its ``current.json``
+#: (inode, size, modification time: a save replaces the file, so any of them changes).
+_READ: dict[Path, tuple[tuple[int, int, int], ResultSet]] = {}
+
+
 def current(store: Store) -> ResultSet | None:
-    """The stored result set, or ``None``."""
+    """The stored (published) result set, or ``None``."""
     path = results_dir(store) / CURRENT
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        with path.open(encoding="utf-8") as fh:
+            st = os.fstat(fh.fileno())
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            known = _READ.get(store.root)
+            if known is not None and known[0] == key:
+                return known[1]
+            doc = json.loads(fh.read())
     except FileNotFoundError:
         return None
+    rs = _from_doc(doc)
+    _READ[store.root] = (key, rs)
+    return rs
+
+
+def _from_doc(doc: dict[str, Any]) -> ResultSet:
     return ResultSet(
         store_version=doc["store_version"],
         as_of=datetime.fromisoformat(doc["as_of"]),
