@@ -242,6 +242,9 @@ def cmd_full(a: argparse.Namespace) -> dict[str, Any]:
             "report_seconds": round(reports.seconds, 3),
             "report_peak_rss_gib": round(reports.peak_rss / 2**30, 3),
             "full_seconds": round(sites.seconds + ingest.seconds + reports.seconds, 3),
+            "full_cpu_seconds": round(
+                sites.cpu_seconds + ingest.cpu_seconds + reports.cpu_seconds, 3
+            ),
             "report_months": months,
             "counts": _rows(reports),
         },
@@ -368,6 +371,12 @@ def cmd_incremental(a: argparse.Namespace) -> dict[str, Any]:
             "incremental_peak_rss_gib": round(inc.peak_rss / 2**30, 3),
             "full_seconds": full["full_seconds"],
             "incremental_vs_full": round(inc.seconds / full["full_seconds"], 4),
+            "incremental_cpu_seconds": round(inc.cpu_seconds, 3),
+            "incremental_vs_full_cpu": (
+                round(inc.cpu_seconds / full["full_cpu_seconds"], 4)
+                if full.get("full_cpu_seconds")
+                else None
+            ),
             "rebuild_seconds": round(check.seconds, 3),
             "equals_full_rebuild": same,
         },
