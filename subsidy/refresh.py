@@ -332,13 +332,25 @@ def _rebuild_locked(
 
 def _refreshed(
     store: Store, policy: Policy, as_of: datetime, rs: ResultSet, version: int
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The counts and the new status rows of the parcels that can have changed since ``rs``
-    (nothing is written: readers use it too)."""
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The counts, the new status rows of the parcels that changed since ``rs``, and the
+    pending parcels' rows afterwards (nothing is written: readers use it too).
+
+    A pending parcel without a scan the set has not seen changes only by time passing (SPEC
+    §5: pending while ``as_of < D + max_transit``, else ``no_hub_arrival``): its row is
+    updated from the set's pending rows, without looking it up or running the rule (a set
+    saved before the pending rows were kept whole re-runs them all, as before).
+    """
     files = store.event_file_ranges(version=version)
     delta = _changed_events(files, rs, as_of)
-    pending = pl.read_parquet(store.root / rs.pending).select(PARCEL)
-    affected = pl.concat([delta.select(PARCEL).unique(), pending]).unique()
+    changed = delta.select(PARCEL).unique()
+    pending = pl.read_parquet(store.root / rs.pending)
+    if set(STATUS_SCHEMA.names()) <= set(pending.columns):
+        waiting = pending.select(STATUS_SCHEMA.names()).join(changed, on=PARCEL, how="anti")
+        affected = changed
+    else:
+        waiting = pl.DataFrame(schema=STATUS_SCHEMA)
+        affected = pl.concat([changed, pending.select(PARCEL)]).unique()
     old_rows = _latest_rows(store, rs.parts, affected)
     events = pl.concat(
         [
@@ -348,17 +360,26 @@ def _refreshed(
         ],
         how="vertical_relaxed",
     )
-    new_rows = parcel_statuses(events.lazy(), load_sites(store).lazy(), policy, as_of).collect()
-    counts = _patch(
-        rs.counts, counts_of(old_rows.lazy()).collect(), counts_of(new_rows.lazy()).collect()
+    ruled = parcel_statuses(events.lazy(), load_sites(store).lazy(), policy, as_of).collect()
+    ends = pl.lit(to_local(as_of)) >= pl.col("d_time") + pl.lit(policy.max_transit)
+    expired = waiting.filter(ends)
+    no_arrival = expired.with_columns(
+        pl.lit("ineligible").alias("status"), pl.lit("no_hub_arrival").alias("reason")
     )
-    return tidy(counts), new_rows
+    new_rows = pl.concat([ruled.select(STATUS_SCHEMA.names()), no_arrival])
+    counts = _patch(
+        rs.counts,
+        counts_of(pl.concat([old_rows, expired]).lazy()).collect(),
+        counts_of(new_rows.lazy()).collect(),
+    )
+    still = pl.concat([waiting.filter(~ends), _pending_of(ruled.lazy()).collect()])
+    return tidy(counts), new_rows, still
 
 
 def _refresh_locked(
     store: Store, policy: Policy, as_of: datetime, rs: ResultSet, version: int
 ) -> ResultSet:
-    counts, new_rows = _refreshed(store, policy, as_of, rs, version)
+    counts, new_rows, pending = _refreshed(store, policy, as_of, rs, version)
     seq = rs.seq + 1
     folder = set_folder(store, seq)
     folder.mkdir(parents=True, exist_ok=True)
@@ -374,7 +395,7 @@ def _refresh_locked(
         fingerprint=rs.fingerprint,
         counts=counts,
         parts=[*(store.root / p for p in rs.parts), delta_path],
-        pending=_pending_of(new_rows.lazy()).collect(),
+        pending=pending,
     )
 
 
@@ -517,7 +538,8 @@ def _us(value: datetime) -> int:
 
 
 def _pending_of(parts: pl.LazyFrame) -> pl.LazyFrame:
-    return parts.filter(pl.col("status") == "pending").select(*PARCEL, "d_time")
+    """The pending parcels' whole rows (what a refresh updates as time passes)."""
+    return parts.filter(pl.col("status") == "pending").select(STATUS_SCHEMA.names())
 
 
 def _scan(files: list[Path]) -> pl.LazyFrame:
