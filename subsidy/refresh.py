@@ -118,8 +118,9 @@ def _db_state(store: Store) -> _DbState:
 
 
 def inputs_fingerprint(store: Store, policy: Policy) -> str:
-    """``fingerprint(policy, load_sites(store))``, remembered per registry content (the rows
-    are read each time; the frame, its text and digest only when they changed)."""
+    """``fingerprint(policy, load_sites(store))``, remembered per registry content: the rows
+    are read again only after a write to the database, the digest computed again only when
+    they (or the policy's values) changed."""
     state = _db_state(store)
     seen = _REGISTRY_ROWS.get(store.root)
     if seen is not None and seen[0] == state:
