@@ -6,9 +6,11 @@ Jobs, by the id ``GET /v1/jobs`` shows::
                    ingest.inbox.ingest_inbox, then ingest.inbox.ingest_received
     monthly_draft  the 1st of each month at 02:00 Asia/Shanghai:
                    subsidy.drafts.write_monthly_draft of the previous month, as of the run
-    store_upkeep   daily at 03:30 Asia/Shanghai: ingest.upkeep.clean_store, then
-                   ingest.upkeep.compact_store and subsidy.results.adopt_compaction, and the
-                   job history older than HISTORY_DAYS is dropped
+    store_upkeep   daily at 03:30 Asia/Shanghai: ingest.upkeep.clean_store,
+                   subsidy.refresh.upkeep_publish (figures an interrupted publication left
+                   unpublished), then ingest.upkeep.compact_store and
+                   subsidy.results.adopt_compaction, and the job history older than
+                   HISTORY_DAYS is dropped
 
 How the guarantees are kept (APScheduler 3, in-memory job store: the jobs are rebuilt at every
 start, the history lives in the store's ``job_runs`` table):
@@ -58,6 +60,7 @@ from core.timeutil import TZ, now_local
 from ingest.inbox import DEFAULT_SETTLE, ingest_inbox, ingest_received
 from ingest.upkeep import clean_store, compact_store
 from subsidy.drafts import previous_month, write_monthly_draft
+from subsidy.refresh import upkeep_publish
 from subsidy.results import adopt_compaction
 
 INBOX_INGEST, MONTHLY_DRAFT, STORE_UPKEEP = "inbox_ingest", "monthly_draft", "store_upkeep"
@@ -94,11 +97,13 @@ def _monthly_draft(ctx: RunContext) -> dict[str, Any]:
 
 def _store_upkeep(ctx: RunContext) -> dict[str, Any]:
     cleaned = clean_store(ctx.store, now=ctx.now)
+    published = upkeep_publish(ctx.store, ctx.policy, ctx.now)
     compacted = compact_store(ctx.store, now=ctx.now)
     carried = adopt_compaction(ctx.store, compacted)
     return {
         **cleaned,
         **compacted,
+        "results_published": published,
         "results_carried_over": carried,
         "job_runs_dropped": _drop_runs_before(ctx.store, ctx.now),
     }

@@ -3,9 +3,13 @@
 Usage::
 
     python -m benchmarks.peer_duckdb --input DIR --as-of ISO8601 [--out counts.json]
+    python -m benchmarks.peer_duckdb --store STORE --as-of ISO8601 [--out counts.json]
 
-``DIR`` is a generated data set (``DIR/sites.csv``, ``DIR/scans/<CARRIER>/*.parquet``); each
-file is read as an upload of the carrier named by its folder, as the benchmark ingests it.
+``--input DIR`` is a generated data set (``DIR/sites.csv``, ``DIR/scans/<CARRIER>/*.parquet``);
+each file is read as an upload of the carrier named by its folder, as the benchmark ingests it.
+``--store STORE`` reads instead the store's own event files (those its ``event_files``
+manifest lists at the current version) and its sites registry: the same rule over the same
+stored files the product's rebuild reads, without the row validation ingest already did.
 
 This is deliberately *not* the product's code: it shares nothing with ``subsidy.rule`` but the
 policy file's numbers, so agreement of the two is evidence both are right. It is a fair,
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from datetime import datetime, timedelta
@@ -108,13 +113,7 @@ def build_query(
             f" OR upper({trim.format('carrier')}) IN ({', '.join(map(_sql_text, accepted))}))"
         )
     aliases = ", ".join(f"({_sql_text(k)}, {_sql_text(v)})" for k, v in _SCAN_TYPE_ALIASES.items())
-    transit_us = int(policy.max_transit / timedelta(microseconds=1))
-    rate = "CASE"
-    for r in reversed(policy.rates):  # latest first: the rate in force on D's date
-        rate += f" WHEN CAST(d AS DATE) >= DATE '{r.effective_from.isoformat()}' THEN {r.rate_fen}"
-    rate += " END"
     cutoff, latest = _naive(as_of), _naive(now + timedelta(days=1))
-    ws, we = _naive(policy.window_start), _naive(policy.window_end)
     return f"""
 WITH scan_types(alias, scan_type) AS (VALUES {aliases}),
 raw AS ({" UNION ALL ".join(unions)}),
@@ -133,7 +132,21 @@ relevant AS MATERIALIZED (
       AND length(r.waybill_no) BETWEEN 6 AND 40
       AND regexp_full_match(r.waybill_no, '[A-Za-z0-9-]+')
 ),
-d AS (
+{_rule_sql(policy, as_of)}"""
+
+
+def _rule_sql(policy: Policy, as_of: datetime) -> str:
+    """The rule from ``relevant`` (``carrier, waybill_no, is_depart, ts``: the departures at
+    active district centers and the arrivals at active village hubs, ``ts <= as_of``, naive
+    Asia/Shanghai wall time) to the per-(month, carrier) figures."""
+    transit_us = int(policy.max_transit / timedelta(microseconds=1))
+    rate = "CASE"
+    for r in reversed(policy.rates):  # latest first: the rate in force on D's date
+        rate += f" WHEN CAST(d AS DATE) >= DATE '{r.effective_from.isoformat()}' THEN {r.rate_fen}"
+    rate += " END"
+    cutoff = _naive(as_of)
+    ws, we = _naive(policy.window_start), _naive(policy.window_end)
+    return f"""d AS (
     SELECT carrier, waybill_no, min(ts) AS d FROM relevant WHERE is_depart GROUP BY ALL
 ),
 a AS (
@@ -165,6 +178,33 @@ FROM st GROUP BY ALL ORDER BY month, carrier
 """
 
 
+def build_store_query(files: list[Path], policy: Policy, as_of: datetime) -> str:
+    """The rule over a store's own event files (already validated and de-duplicated by the
+    ingest): the same fair query without the row validation; ``sites`` registered beforehand.
+    Stored times are instants; Asia/Shanghai has had no daylight saving time since 1991, so
+    the wall time is the UTC instant plus eight hours."""
+    listing = ", ".join(_sql_text(str(p)) for p in files)
+    cutoff = _naive(as_of)
+    return f"""
+WITH raw AS (
+    SELECT CAST(carrier AS VARCHAR) AS carrier, waybill_no,
+        CAST(scan_type AS VARCHAR) AS scan_type, site_code,
+        make_timestamp(epoch_us(scan_time) + {8 * 3600 * 1_000_000}) AS ts
+    FROM read_parquet([{listing}], hive_partitioning = false)
+),
+relevant AS MATERIALIZED (
+    SELECT r.carrier, r.waybill_no, r.scan_type = 'depart' AS is_depart, r.ts
+    FROM raw r
+    JOIN sites s ON s.site_code = r.site_code
+    WHERE r.ts <= TIMESTAMP '{cutoff}'
+      AND CAST(r.ts AS DATE) >= s.active_from
+      AND (s.active_to IS NULL OR CAST(r.ts AS DATE) <= s.active_to)
+      AND ((r.scan_type = 'depart' AND s.kind = 'district_center')
+           OR (r.scan_type IN ('arrive', 'dispatch', 'sign') AND s.kind = 'village_hub'))
+),
+{_rule_sql(policy, as_of)}"""
+
+
 def peer_counts(
     input_dir: Path,
     policy: Policy,
@@ -190,20 +230,57 @@ def peer_counts(
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+def peer_store_counts(
+    store_dir: Path, policy: Policy, as_of: datetime, *, threads: int | None = None
+) -> list[dict[str, Any]]:
+    """Per (month, carrier) figures of the rule over a store's own event files: those its
+    ``event_files`` manifest lists at the current version, with its sites registry."""
+    db = sqlite3.connect(f"file:{store_dir / 'parcel_subsidy.sqlite'}?mode=ro", uri=True)
+    try:
+        version = db.execute("SELECT value FROM meta WHERE key='store_version'").fetchone()[0]
+        files = [
+            store_dir / row[0]
+            for row in db.execute(
+                "SELECT path FROM event_files WHERE store_version <= ? AND"
+                " (retired_version IS NULL OR retired_version > ?) ORDER BY id",
+                (int(version), int(version)),
+            )
+        ]
+        sites = db.execute("SELECT site_code, kind, active_from, active_to FROM sites").fetchall()
+    finally:
+        db.close()
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute(
+        "CREATE TABLE sites (site_code VARCHAR, kind VARCHAR, active_from DATE, active_to DATE)"
+    )
+    con.executemany("INSERT INTO sites VALUES (?, ?, ?, ?)", [list(r) for r in sites])
+    if not files:
+        return []
+    cur = con.execute(build_store_query(files, policy, as_of))
+    names = [c[0] for c in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point: prints (or writes) ``{"seconds", "counts"}`` as JSON."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.peer_duckdb", description=__doc__)
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("--input", type=Path, required=True)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", type=Path, help="a generated data set (the raw uploads)")
+    source.add_argument("--store", type=Path, help="a store: its own event files")
     p.add_argument("--as-of", required=True, help="ISO 8601 instant (Asia/Shanghai if naive)")
     p.add_argument("--policy", type=Path, default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", type=Path, default=None)
     a = p.parse_args(argv)
     t0 = time.perf_counter()
-    counts = peer_counts(
-        a.input, load_policy(a.policy), parse_instant(a.as_of), now=now_local(), threads=a.threads
-    )
+    policy, as_of = load_policy(a.policy), parse_instant(a.as_of)
+    if a.store is not None:
+        counts = peer_store_counts(a.store, policy, as_of, threads=a.threads)
+    else:
+        counts = peer_counts(a.input, policy, as_of, now=now_local(), threads=a.threads)
     doc = {
         "seconds": round(time.perf_counter() - t0, 3),
         "counts": counts,

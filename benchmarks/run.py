@@ -4,7 +4,8 @@ Usage (see ``benchmarks/README.md``)::
 
     python -m benchmarks.run generate    --parcels N [--layout month|day]
     python -m benchmarks.run full        --parcels N   # fresh store: ingest all, every report
-    python -m benchmarks.run peer        --parcels N   # our report rebuild, then DuckDB's
+    python -m benchmarks.run peer        --parcels N   # our report rebuild, then DuckDB's over
+                                                       # the store's files and the raw uploads
     python -m benchmarks.run floor       --parcels N   # scan_parquet(...).sink_parquet(...)
     python -m benchmarks.run incremental --parcels N   # one more day into the full store
     python -m benchmarks.run all         --parcels N   # the five above, in that order
@@ -241,6 +242,9 @@ def cmd_full(a: argparse.Namespace) -> dict[str, Any]:
             "report_seconds": round(reports.seconds, 3),
             "report_peak_rss_gib": round(reports.peak_rss / 2**30, 3),
             "full_seconds": round(sites.seconds + ingest.seconds + reports.seconds, 3),
+            "full_cpu_seconds": round(
+                sites.cpu_seconds + ingest.cpu_seconds + reports.cpu_seconds, 3
+            ),
             "report_months": months,
             "counts": _rows(reports),
         },
@@ -261,12 +265,18 @@ def cmd_peer(a: argparse.Namespace) -> dict[str, Any]:
          "--as-of", full["as_of"]],
         label="our full rebuild of every report (from the store)",
     )  # fmt: skip
+    stored = measure(
+        [PY, "-m", "benchmarks.peer_duckdb", "--store", str(store_dir(a)),
+         "--as-of", full["as_of"]],
+        label="DuckDB peer (from the store's own event files)",
+    )  # fmt: skip
     peer = measure(
         [PY, "-m", "benchmarks.peer_duckdb", "--input", str(input_dir(a)),
          "--as-of", full["as_of"]],
         label="DuckDB peer (from the input files)",
     )  # fmt: skip
     same = _figures_equal(_rows(ours), _rows(peer))
+    same_stored = _figures_equal(_rows(ours), _rows(stored))
     return record(
         "peer",
         a,
@@ -274,7 +284,17 @@ def cmd_peer(a: argparse.Namespace) -> dict[str, Any]:
             "rows": full["rows"],
             "as_of": full["as_of"],
             "ours_seconds": round(ours.seconds, 3),
+            "ours_cpu_seconds": round(ours.cpu_seconds, 3),
             "ours_peak_rss_gib": round(ours.peak_rss / 2**30, 3),
+            # the yardstick over the same stored files (what the rule itself is worth)
+            "duckdb_store_seconds": round(stored.seconds, 3),
+            "duckdb_store_cpu_seconds": round(stored.cpu_seconds, 3),
+            "duckdb_store_peak_rss_gib": round(stored.peak_rss / 2**30, 3),
+            "time_ratio_store": round(ours.seconds / stored.seconds, 3),
+            "cpu_ratio_store": round(ours.cpu_seconds / stored.cpu_seconds, 3),
+            "rss_ratio_store": round(ours.peak_rss / stored.peak_rss, 3),
+            "figures_identical_store": same_stored,
+            # the yardstick over the raw uploads (DuckDB validates the rows it uses)
             "duckdb_seconds": round(peer.seconds, 3),
             "duckdb_peak_rss_gib": round(peer.peak_rss / 2**30, 3),
             "time_ratio": round(ours.seconds / peer.seconds, 3),
@@ -351,6 +371,12 @@ def cmd_incremental(a: argparse.Namespace) -> dict[str, Any]:
             "incremental_peak_rss_gib": round(inc.peak_rss / 2**30, 3),
             "full_seconds": full["full_seconds"],
             "incremental_vs_full": round(inc.seconds / full["full_seconds"], 4),
+            "incremental_cpu_seconds": round(inc.cpu_seconds, 3),
+            "incremental_vs_full_cpu": (
+                round(inc.cpu_seconds / full["full_cpu_seconds"], 4)
+                if full.get("full_cpu_seconds")
+                else None
+            ),
             "rebuild_seconds": round(check.seconds, 3),
             "equals_full_rebuild": same,
         },

@@ -2,8 +2,9 @@
 
 ``python -m benchmarks.worker ingest --data-dir DIR FILE...``  ingest through the product's
     path (``ingest.uploads.ingest_file``), each file as an upload of the carrier named by its
-    folder; with ``--refresh-as-of`` the stored results are then refreshed and every month's
-    report built from them (the incremental benchmark)
+    folder, each commit followed by the publication of the figures when a result set exists
+    (``subsidy.refresh.publish``, as in the CLI); with ``--refresh-as-of`` the stored results
+    are then refreshed and every month's report built from them (the incremental benchmark)
 ``python -m benchmarks.worker reports --data-dir DIR --as-of T MONTH...``  the reports, as the
     CLI and the API build them (``subsidy.report.monthly_report``)
 ``python -m benchmarks.worker rebuild --data-dir DIR --as-of T``  every month's figures
@@ -28,6 +29,7 @@ from core.policy import resolve_policy
 from core.store import Store
 from core.timeutil import now_local, parse_instant
 from ingest.uploads import ingest_file
+from subsidy import refresh as _publishes  # noqa: F401  (publishes after commits, as the CLI)
 
 if TYPE_CHECKING:
     from subsidy.models import MonthlyReport

@@ -27,7 +27,13 @@ from ingest.exceptions import UploadConflict
 from ingest.reader import RawFile
 from ingest.schema import REJECT_REASONS
 from ingest.stream import IngestLimits, spill_upload, write_partitions
-from ingest.uploads import Upload, get_upload, ingest_upload, upload_validator
+from ingest.uploads import (
+    Upload,
+    after_commit,
+    get_upload,
+    ingest_upload,
+    upload_validator,
+)
 from ingest.validate import REJECT_COLUMNS
 
 
@@ -182,6 +188,7 @@ def rejudge_upload(
         with store.writer_lock():
             store.recover()
             _rejudge_ingested(store, upload, policy, now, limits or IngestLimits())
+        after_commit(store, policy, now)  # publish the figures (subsidy.refresh.publish)
         result = get_upload(store, upload_id)  # type: ignore[assignment]  # it exists
     else:
         raise UploadConflict(

@@ -53,6 +53,10 @@ logger = logging.getLogger("parcel_subsidy.ingest")
 #: Called with the name of each step as it is reached: progress display, and crash tests
 #: (raising or exiting there simulates a crash at that point).
 StepHook = Callable[[str], None]
+#: Run after an ingest committed new events, in the ingesting process, outside the writer
+#: lock: the layers above register here (:mod:`subsidy.refresh` publishes the new figures).
+CommitHook = Callable[[Store, Policy, datetime], object]
+AFTER_COMMIT: list[CommitHook] = []
 STEPS = ("registered", "validated", "files_written", "before_commit", "committed")
 #: Failed ingestions of an upload on its content before it is refused (see ingest_upload).
 MAX_FAILED_ATTEMPTS = 3
@@ -416,7 +420,19 @@ def ingest_upload(
                 _refuse(store, upload_id, str(gave_up), gave_up)
             raise
         hook("committed")
-        return result
+    if result.status == "ingested":
+        after_commit(store, policy, now)
+    return result
+
+
+def after_commit(store: Store, policy: Policy, now: datetime) -> None:
+    """Run the :data:`AFTER_COMMIT` hooks. The commit stands whatever they do: a hook that
+    fails is logged (the figures published before stay served until the next publication)."""
+    for run in AFTER_COMMIT:
+        try:
+            run(store, policy, now)
+        except Exception:
+            logger.exception("after the commit, %s failed; the next writer retries it", run)
 
 
 def _ingest_locked(

@@ -18,6 +18,7 @@ Every ``as_of`` here is an aware instant (resolved once, at the edge).
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from core.events import EVENT_SCHEMA
 from core.policy import Policy
 from core.store import FILE_SCHEMA, Store
 from core.timeutil import to_local
+from ingest import uploads
 from subsidy.counts import (
     COUNT_COLUMNS,
     COUNTS_SCHEMA,
@@ -38,7 +40,7 @@ from subsidy.counts import (
 )
 from subsidy.results import ResultSet, current, fingerprint, locked, save, set_folder
 from subsidy.rule import ARRIVAL_TYPES, PARCEL, STATUS_SCHEMA, parcel_statuses
-from subsidy.sites import load_sites
+from subsidy.sites import REGISTRY_COLUMNS, load_sites
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: More incremental parts (``delta.parquet``, one per refresh) than this and a refresh
@@ -47,7 +49,7 @@ MAX_DELTAS = 24
 DELTA_NAME = "delta.parquet"
 
 
-# -- serving ----------------------------------------------------------------------------------
+# -- serving: readers -------------------------------------------------------------------------
 def month_counts(
     store: Store,
     policy: Policy,
@@ -55,13 +57,162 @@ def month_counts(
     as_of: datetime,
     *,
     carrier: str | None = None,
+    latest: bool = False,
 ) -> pl.DataFrame:
     """Per (month, carrier) counts of ``months`` as of ``as_of`` (:data:`COUNTS_SCHEMA`).
 
-    Served from the stored result set when it answers ``as_of`` at the current store version;
-    for an ``as_of`` at or after the set's, the set is refreshed first (incrementally) and
-    kept; an earlier ``as_of`` (a look back) is computed without touching what is stored.
+    A reader (``latest`` false) is served the *published* result set (:func:`served_counts`):
+    it never waits for a publication and never recomputes because of an ingest; until the
+    writer has published, it gets the figures of the set before (its ``store_version`` and
+    ``as_of``: :func:`subsidy.results.describe`). It computes only when nothing is published
+    for the policy and registry in force (a store from before, a new registry: the set is
+    built and stored, under the writers' lock), for a look back (``as_of`` before the set's)
+    and past a stored scan the set has not seen (computed, nothing stored).
+
+    ``latest``: the figures of the store as it is now (closing a month): the stored set is
+    brought to the current version first, as a writer does.
     """
+    if latest:
+        return _latest_counts(store, policy, months, as_of, carrier)
+    rs = current(store)
+    if rs is None or rs.fingerprint != inputs_fingerprint(store, policy):
+        rs = refresh(store, policy, as_of)
+    counts = served_counts(store, policy, rs, as_of)
+    if counts is None:
+        if as_of < rs.as_of:
+            return compute_counts(store, policy, as_of, months=months, carrier=carrier)
+        counts = _refreshed(store, policy, as_of, rs, rs.store_version)[0]
+    if counts is not rs.counts:
+        return _select(counts, months, carrier)
+    key = (rs.seq, tuple(months), carrier)
+    cached = _SELECTED.get(store.root)
+    if cached is None or cached[0] != key:
+        cached = (key, _select(counts, months, carrier))
+        _SELECTED[store.root] = cached
+    return cached[1]
+
+
+#: Per process: the last selection served of each store's published counts.
+_SELECTED: dict[Path, tuple[tuple[int, tuple[str, ...], str | None], pl.DataFrame]] = {}
+#: Per process: fingerprints of (policy, registry rows) seen.
+_FINGERPRINTS: dict[tuple[object, tuple[tuple[object, ...], ...]], str] = {}
+
+
+#: Per process: each store's registry rows, by the state of its database files.
+_DbState = tuple[tuple[int, int, int], ...]
+_REGISTRY_ROWS: dict[Path, tuple[_DbState, tuple[tuple[object, ...], ...]]] = {}
+
+
+def _db_state(store: Store) -> _DbState:
+    """Inode, size and modification time of the SQLite database and its write-ahead log: any
+    committed write changes one of them (a registry read again only after a write)."""
+    out = []
+    for path in (store.db_path, store.db_path.with_name(store.db_path.name + "-wal")):
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            out.append((0, 0, 0))
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def inputs_fingerprint(store: Store, policy: Policy) -> str:
+    """``fingerprint(policy, load_sites(store))``, remembered per registry content: the rows
+    are read again only after a write to the database, the digest computed again only when
+    they (or the policy's values) changed."""
+    state = _db_state(store)
+    seen = _REGISTRY_ROWS.get(store.root)
+    if seen is not None and seen[0] == state:
+        rows = seen[1]
+    else:
+        with store.connect() as db:
+            rows = tuple(
+                tuple(r)
+                for r in db.execute(
+                    f"SELECT {', '.join(REGISTRY_COLUMNS)} FROM sites ORDER BY site_code"
+                ).fetchall()
+            )
+        _REGISTRY_ROWS[store.root] = (state, rows)
+    key = (
+        (
+            policy.window_start,
+            policy.window_end,
+            policy.max_transit,
+            tuple((r.effective_from, r.rate_fen) for r in policy.rates),
+        ),
+        rows,
+    )
+    known = _FINGERPRINTS.get(key)
+    if known is None:
+        if len(_FINGERPRINTS) > 16:
+            _FINGERPRINTS.clear()
+        known = _FINGERPRINTS[key] = fingerprint(policy, load_sites(store))
+    return known
+
+
+def served_counts(
+    store: Store, policy: Policy, rs: ResultSet, as_of: datetime
+) -> pl.DataFrame | None:
+    """The counts of ``rs`` as of ``as_of`` without running the rule, or ``None`` when the set
+    cannot say (``as_of`` before its ``T``, or at or after its ``scan_after``).
+
+    Up to the first stored scan after ``T``, time passing only turns pending parcels into
+    ``no_hub_arrival`` once ``as_of >= D + max_transit`` (SPEC §5): those are counted from the
+    set's pending parcels (read once per set and process) and moved, in ``D``'s month.
+    """
+    if as_of < rs.as_of:
+        return None
+    if rs.valid_until is None or as_of < rs.valid_until:
+        return rs.counts
+    if rs.scan_after is not None and as_of >= rs.scan_after:
+        return None
+    expired = (
+        _expiries(store, policy, rs)
+        .filter(pl.col("expires") <= to_local(as_of))
+        .group_by("month", "carrier")
+        .agg(pl.len().cast(pl.Int64).alias("n"))
+    )
+    if not expired.height:
+        return rs.counts
+    zero = [pl.lit(0, pl.Int64).alias(c) for c in COUNT_COLUMNS]
+    minus = expired.select("month", "carrier", *zero).with_columns(
+        expired["n"].alias("pending_parcels")
+    )
+    plus = expired.select("month", "carrier", *zero).with_columns(
+        expired["n"].alias("no_hub_arrival")
+    )
+    return tidy(_patch(rs.counts, minus, plus))
+
+
+#: Per process, the pending parcels' expiries of the last set read (store root -> set).
+_EXPIRIES: dict[Path, tuple[tuple[int, str, float], pl.DataFrame]] = {}
+
+
+def _expiries(store: Store, policy: Policy, rs: ResultSet) -> pl.DataFrame:
+    """``month``, ``carrier`` and ``expires`` (``D + max_transit``) of the set's pending
+    parcels."""
+    key = (rs.seq, rs.pending, policy.max_transit.total_seconds())
+    cached = _EXPIRIES.get(store.root)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    frame = pl.read_parquet(store.root / rs.pending).select(
+        pl.col("d_time").dt.strftime("%Y-%m").alias("month"),  # as subsidy.rule counts it
+        "carrier",
+        (pl.col("d_time") + pl.lit(policy.max_transit)).alias("expires"),
+    )
+    _EXPIRIES[store.root] = (key, frame)
+    return frame
+
+
+def _select(counts: pl.DataFrame, months: list[str], carrier: str | None) -> pl.DataFrame:
+    counts = counts.filter(pl.col("month").is_in(months))
+    return counts if carrier is None else counts.filter(pl.col("carrier") == carrier)
+
+
+def _latest_counts(
+    store: Store, policy: Policy, months: list[str], as_of: datetime, carrier: str | None
+) -> pl.DataFrame:
     rs = current(store)
     fresh = (
         rs is not None
@@ -74,10 +225,43 @@ def month_counts(
             return compute_counts(store, policy, as_of, months=months, carrier=carrier)
         rs = refresh(store, policy, as_of)
     assert rs is not None
-    counts = rs.counts.filter(pl.col("month").is_in(months))
-    if carrier is not None:
-        counts = counts.filter(pl.col("carrier") == carrier)
-    return counts
+    return _select(rs.counts, months, carrier)
+
+
+# -- publishing: writers ----------------------------------------------------------------------
+def publish(store: Store, policy: Policy, now: datetime) -> ResultSet | None:
+    """The writer's side of an ingest (run right after its commit, in the ingesting process):
+    bring the published set to the store's current version, so readers find the new figures
+    ready. ``None`` when nothing is published yet (the first reader builds the set).
+
+    The set keeps its ``as_of`` ``T``, moved forward to the latest scan of the new files when
+    that is later (not past ``now``), so a reader as of now is served without computing.
+    Incremental as :func:`refresh`; until it returns, readers are served the set before. A
+    crash leaves that set published (``current.json`` is replaced last, atomically); the next
+    ingest or the upkeep job publishes.
+    """
+    with locked(store):
+        rs = current(store)
+        if rs is None:
+            return None
+        version = store.version()
+        if rs.store_version == version and rs.fingerprint == fingerprint(policy, load_sites(store)):
+            return rs
+        as_of = rs.as_of
+        newest = [hi for _p, _v, _lo, hi in store.event_file_ranges(newer_than=rs.store_version)]
+        known = [hi for hi in newest if hi is not None]
+        if known and len(known) == len(newest):
+            latest_scan = to_local(EPOCH + timedelta(microseconds=max(known)))
+            as_of = max(as_of, min(latest_scan, to_local(now)))
+        return _bring_up_locked(store, policy, as_of, rs, version)
+
+
+def upkeep_publish(store: Store, policy: Policy, now: datetime) -> bool:
+    """The upkeep job's catch-up: publish what an interrupted publication left unpublished.
+    Returns whether a new set was published."""
+    before = current(store)
+    after = publish(store, policy, now)
+    return after is not None and (before is None or after.seq != before.seq)
 
 
 # -- building and refreshing ------------------------------------------------------------------
@@ -96,19 +280,29 @@ def refresh(store: Store, policy: Policy, as_of: datetime) -> ResultSet:
     with locked(store):
         rs = current(store)
         version = store.version()
-        same_inputs = rs is not None and rs.fingerprint == fingerprint(policy, load_sites(store))
-        if same_inputs and rs.store_version == version and rs.answers(as_of):  # type: ignore[union-attr]
-            return rs  # type: ignore[return-value]
         if (
-            rs is None
-            or not same_inputs
-            or as_of < rs.as_of
-            or version < rs.store_version
-            or sum(Path(part).name == DELTA_NAME for part in rs.parts) >= MAX_DELTAS
-            or store.retired_since(rs.store_version)
+            rs is not None
+            and rs.fingerprint == fingerprint(policy, load_sites(store))
+            and rs.store_version == version
+            and rs.answers(as_of)
         ):
-            return _rebuild_locked(store, policy, as_of, rs)
-        return _refresh_locked(store, policy, as_of, rs, version)
+            return rs
+        return _bring_up_locked(store, policy, as_of, rs, version)
+
+
+def _bring_up_locked(
+    store: Store, policy: Policy, as_of: datetime, rs: ResultSet | None, version: int
+) -> ResultSet:
+    if (
+        rs is None
+        or rs.fingerprint != fingerprint(policy, load_sites(store))
+        or as_of < rs.as_of
+        or version < rs.store_version
+        or sum(Path(part).name == DELTA_NAME for part in rs.parts) >= MAX_DELTAS
+        or store.retired_since(rs.store_version)
+    ):
+        return _rebuild_locked(store, policy, as_of, rs)
+    return _refresh_locked(store, policy, as_of, rs, version)
 
 
 def _rebuild_locked(
@@ -137,13 +331,27 @@ def _rebuild_locked(
     )
 
 
-def _refresh_locked(
+def _refreshed(
     store: Store, policy: Policy, as_of: datetime, rs: ResultSet, version: int
-) -> ResultSet:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The counts, the new status rows of the parcels that changed since ``rs``, and the
+    pending parcels' rows afterwards (nothing is written: readers use it too).
+
+    A pending parcel without a scan the set has not seen changes only by time passing (SPEC
+    §5: pending while ``as_of < D + max_transit``, else ``no_hub_arrival``): its row is
+    updated from the set's pending rows, without looking it up or running the rule (a set
+    saved before the pending rows were kept whole re-runs them all, as before).
+    """
     files = store.event_file_ranges(version=version)
     delta = _changed_events(files, rs, as_of)
-    pending = pl.read_parquet(store.root / rs.pending).select(PARCEL)
-    affected = pl.concat([delta.select(PARCEL).unique(), pending]).unique()
+    changed = delta.select(PARCEL).unique()
+    pending = pl.read_parquet(store.root / rs.pending)
+    if set(STATUS_SCHEMA.names()) <= set(pending.columns):
+        waiting = pending.select(STATUS_SCHEMA.names()).join(changed, on=PARCEL, how="anti")
+        affected = changed
+    else:
+        waiting = pl.DataFrame(schema=STATUS_SCHEMA)
+        affected = pl.concat([changed, pending.select(PARCEL)]).unique()
     old_rows = _latest_rows(store, rs.parts, affected)
     events = pl.concat(
         [
@@ -153,10 +361,26 @@ def _refresh_locked(
         ],
         how="vertical_relaxed",
     )
-    new_rows = parcel_statuses(events.lazy(), load_sites(store).lazy(), policy, as_of).collect()
-    counts = _patch(
-        rs.counts, counts_of(old_rows.lazy()).collect(), counts_of(new_rows.lazy()).collect()
+    ruled = parcel_statuses(events.lazy(), load_sites(store).lazy(), policy, as_of).collect()
+    ends = pl.lit(to_local(as_of)) >= pl.col("d_time") + pl.lit(policy.max_transit)
+    expired = waiting.filter(ends)
+    no_arrival = expired.with_columns(
+        pl.lit("ineligible").alias("status"), pl.lit("no_hub_arrival").alias("reason")
     )
+    new_rows = pl.concat([ruled.select(STATUS_SCHEMA.names()), no_arrival])
+    counts = _patch(
+        rs.counts,
+        counts_of(pl.concat([old_rows, expired]).lazy()).collect(),
+        counts_of(new_rows.lazy()).collect(),
+    )
+    still = pl.concat([waiting.filter(~ends), _pending_of(ruled.lazy()).collect()])
+    return tidy(counts), new_rows, still
+
+
+def _refresh_locked(
+    store: Store, policy: Policy, as_of: datetime, rs: ResultSet, version: int
+) -> ResultSet:
+    counts, new_rows, pending = _refreshed(store, policy, as_of, rs, version)
     seq = rs.seq + 1
     folder = set_folder(store, seq)
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,7 +396,7 @@ def _refresh_locked(
         fingerprint=rs.fingerprint,
         counts=counts,
         parts=[*(store.root / p for p in rs.parts), delta_path],
-        pending=_pending_of(new_rows.lazy()).collect(),
+        pending=pending,
     )
 
 
@@ -191,10 +415,12 @@ def _keep(
     """Write the set's pending parcels, then save and return the set."""
     pending_path = set_folder(store, seq) / "pending.parquet"
     pending.write_parquet(pending_path)
+    expiry, scan_after = _horizon(store, version, pending, policy, as_of)
     rs = ResultSet(
         store_version=version,
         as_of=as_of,
-        valid_until=_horizon(store, version, pending, policy, as_of),
+        valid_until=min((t for t in (expiry, scan_after) if t is not None), default=None),
+        scan_after=scan_after,
         fingerprint=fingerprint,
         counts=tidy(counts),
         parts=tuple(str(p.relative_to(store.root)) for p in parts),
@@ -286,11 +512,12 @@ def _store_statuses(
 
 def _horizon(
     store: Store, version: int, pending: pl.DataFrame, policy: Policy, as_of: datetime
-) -> datetime | None:
-    """The first instant after ``as_of`` at which a figure can change without a new upload."""
-    limits = []
+) -> tuple[datetime | None, datetime | None]:
+    """The first instants after ``as_of`` at which a figure can change without a new upload:
+    the first pending parcel's ``D + max_transit``, and the first stored scan after it."""
+    expiry = None
     if pending.height:
-        limits.append(to_local(pending["d_time"].min()) + policy.max_transit)  # type: ignore[arg-type]
+        expiry = to_local(pending["d_time"].min()) + policy.max_transit  # type: ignore[arg-type]
     cutoff = _us(as_of)
     later = [
         p
@@ -303,8 +530,8 @@ def _horizon(
             pl.scan_parquet(later, glob=False).select(t.filter(t > cutoff).min()).collect().item()
         )
         if first is not None:
-            limits.append(to_local(EPOCH + timedelta(microseconds=int(first))))
-    return min(limits) if limits else None
+            return expiry, to_local(EPOCH + timedelta(microseconds=int(first)))
+    return expiry, None
 
 
 def _us(value: datetime) -> int:
@@ -312,7 +539,8 @@ def _us(value: datetime) -> int:
 
 
 def _pending_of(parts: pl.LazyFrame) -> pl.LazyFrame:
-    return parts.filter(pl.col("status") == "pending").select(*PARCEL, "d_time")
+    """The pending parcels' whole rows (what a refresh updates as time passes)."""
+    return parts.filter(pl.col("status") == "pending").select(STATUS_SCHEMA.names())
 
 
 def _scan(files: list[Path]) -> pl.LazyFrame:
@@ -379,3 +607,8 @@ def _patch(counts: pl.DataFrame, minus: pl.DataFrame, plus: pl.DataFrame) -> pl.
         .group_by("month", "carrier")
         .agg(pl.col(c).sum() for c in COUNT_COLUMNS)
     )
+
+
+#: Every ingest that commits events publishes the new figures (:mod:`ingest.uploads` calls
+#: its after-commit hooks in the ingesting process; ingest cannot import this layer).
+uploads.AFTER_COMMIT.append(publish)

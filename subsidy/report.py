@@ -5,9 +5,10 @@ The way of a report, top to bottom::
     served_report      a closed month: its frozen report (subsidy.closed.frozen_report);
                        an open one: live_report; with ``carrier``, that carrier's view
     live_report        the month's counts and its adjustment sources' counts, from the
-                       stored results (subsidy.refresh.month_counts, which runs the rule of
-                       subsidy.rule where needed), the adjustment lines (subsidy.closed) and
-                       the center awards, put together by build_report
+                       published results (subsidy.refresh.month_counts: never waiting for a
+                       publication; the rule of subsidy.rule runs only where nothing is
+                       published), the adjustment lines (subsidy.closed) and the center
+                       awards, put together by build_report
     build_report       the one place a MonthlyReport (subsidy.models) is assembled
 
 Everything is integer fen; yuan appear only as formatted strings. A carrier with no in-scope
@@ -62,17 +63,22 @@ def live_report(
     *,
     carrier: str | None = None,
     counts: pl.DataFrame | None = None,
+    latest: bool = False,
 ) -> MonthlyReport:
     """The report of ``month`` as of ``as_of`` from the events, with the prior-period
     adjustments of the closed months just before it; with ``carrier``, that carrier's view.
 
     ``counts`` (per (month, carrier), :data:`subsidy.counts.COUNTS_SCHEMA`, covering the month
     and its adjustment sources) replaces the stored results: Spark's (subsidy.spark_report).
+    Without them, the published results are served (:func:`subsidy.refresh.month_counts`);
+    ``latest``: the figures of the store as it is now, published first (closing a month).
     """
     month_bounds(month)  # validates the text
     sources = adjustment_sources(closed_set(store), month)
     if counts is None:
-        counts = month_counts(store, policy, [month, *sources], as_of, carrier=carrier)
+        counts = month_counts(
+            store, policy, [month, *sources], as_of, carrier=carrier, latest=latest
+        )
     adjustments = adjustment_lines(counts, policy, sources, baselines(store, sources), carrier)
     report = build_report(counts, policy, month, as_of, center_awards(store, as_of), adjustments)
     return report if carrier is None else report.carrier_view(carrier)
@@ -149,11 +155,15 @@ def build_report(
 def carrier_rows(counts: pl.DataFrame, policy: Policy, month: str) -> list[CarrierRow]:
     """The month's carrier rows from per-(month, carrier) counts, by carrier code."""
     rates = rates_in_month(policy, month)
+    records = sorted(
+        (rec for rec in counts.iter_rows(named=True) if rec["month"] == month),
+        key=lambda rec: rec["carrier"],
+    )  # a few rows: plain Python is faster than a frame operation
     return [
         Figures.of_counts(rec).carrier_row(
             rec["carrier"], policy.carriers.get(rec["carrier"], ""), rates
         )
-        for rec in counts.filter(pl.col("month") == month).sort("carrier").iter_rows(named=True)
+        for rec in records
     ]
 
 

@@ -7,6 +7,9 @@ The result set in ``DIR/results/current.json`` says what it was computed from an
     valid_until (H) the first instant at which a figure may change without any new upload:
                     min(D + max_transit over pending parcels, earliest stored scan after T);
                     null when nothing can change
+    scan_after (S)  the earliest stored scan after T (null: none): up to S, a later
+                    ``as_of`` only turns pending parcels past ``D + max_transit`` into
+                    ``no_hub_arrival``, which a reader derives from ``pending``
     fingerprint     digest of the policy values the rule reads and of the sites registry
     counts          per (month, carrier): eligible, subsidy, pending, ineligible per reason
                     (:data:`subsidy.counts.COUNTS_SCHEMA`)
@@ -14,10 +17,14 @@ The result set in ``DIR/results/current.json`` says what it was computed from an
                     parcel's row in a later part replaces its row in an earlier one
     pending         the parts' pending parcels, so a refresh finds them without a scan
 
-A result set answers ``as_of`` in ``[T, H)`` at the same store version and fingerprint. Each
-set's files live in a folder ``sNNNNNN`` of its own; saving a set removes the folders no set
-lists any more. Writers hold :func:`locked`. How a set is built and brought up to date is
-:mod:`subsidy.refresh`.
+A result set answers ``as_of`` in ``[T, H)`` at the same store version and fingerprint as
+stored, and ``as_of`` in ``[T, S)`` with the pending parcels' expiry applied
+(:func:`subsidy.refresh.served_counts`). The stored set is the *published* one: readers serve
+it as it is, and writers replace it (``current.json``, atomically) once a new one is complete
+(:func:`subsidy.refresh.publish`, after each ingest's commit). Each set's files live in a
+folder ``sNNNNNN`` of its own; saving a set removes the folders that neither it nor the set it
+replaces lists (a reader still on the replaced set finds its files). Writers hold
+:func:`locked`. How a set is built and brought up to date is :mod:`subsidy.refresh`.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ class ResultSet:
     parts: tuple[str, ...]
     pending: str
     seq: int
+    scan_after: datetime | None = None
 
     def answers(self, as_of: datetime) -> bool:
         """Whether the stored figures are those of ``as_of`` (same version and fingerprint)."""
@@ -102,13 +110,30 @@ def locked(store: Store) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+#: Per process, the last set read of each store, by the identity of its ``current.json``
+#: (inode, size, modification time: a save replaces the file, so any of them changes).
+_READ: dict[Path, tuple[tuple[int, int, int], ResultSet]] = {}
+
+
 def current(store: Store) -> ResultSet | None:
-    """The stored result set, or ``None``."""
+    """The stored (published) result set, or ``None``."""
     path = results_dir(store) / CURRENT
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        with path.open(encoding="utf-8") as fh:
+            st = os.fstat(fh.fileno())
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            known = _READ.get(store.root)
+            if known is not None and known[0] == key:
+                return known[1]
+            doc = json.loads(fh.read())
     except FileNotFoundError:
         return None
+    rs = _from_doc(doc)
+    _READ[store.root] = (key, rs)
+    return rs
+
+
+def _from_doc(doc: dict[str, Any]) -> ResultSet:
     return ResultSet(
         store_version=doc["store_version"],
         as_of=datetime.fromisoformat(doc["as_of"]),
@@ -120,7 +145,13 @@ def current(store: Store) -> ResultSet | None:
         parts=tuple(doc["parts"]),
         pending=doc["pending"],
         seq=doc["seq"],
+        # a set saved before ``scan_after`` was kept: H is a safe (earlier) bound of S
+        scan_after=_instant(doc.get("scan_after", doc["valid_until"])),
     )
+
+
+def _instant(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def save(store: Store, rs: ResultSet) -> None:
@@ -133,19 +164,25 @@ def save(store: Store, rs: ResultSet) -> None:
         "store_version": rs.store_version,
         "as_of": rs.as_of.isoformat(),
         "valid_until": None if rs.valid_until is None else rs.valid_until.isoformat(),
+        "scan_after": None if rs.scan_after is None else rs.scan_after.isoformat(),
         "fingerprint": rs.fingerprint,
         "parts": list(rs.parts),
         "pending": rs.pending,
         "counts": [list(r) for r in rs.counts.select(COUNTS_SCHEMA.names()).iter_rows()],
     }
     target = results_dir(store) / CURRENT
+    replaced = current(store)
     tmp = target.with_name(f".{CURRENT}.{os.getpid()}")
     tmp.write_text(json.dumps(doc), encoding="utf-8")
     os.replace(tmp, target)
-    keep = {Path(p).parts[1] for p in (*rs.parts, rs.pending)}
+    keep = _folders(rs) | (_folders(replaced) if replaced is not None else set())
     for folder in results_dir(store).iterdir():  # earlier sets' files nobody lists any more
         if folder.is_dir() and folder.name.startswith("s") and folder.name not in keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _folders(rs: ResultSet) -> set[str]:
+    return {Path(p).parts[1] for p in (*rs.parts, rs.pending)}
 
 
 def adopt_compaction(store: Store, compaction: dict[str, Any]) -> bool:
@@ -171,6 +208,7 @@ def describe(rs: ResultSet) -> dict[str, Any]:
         "store_version": rs.store_version,
         "as_of": rs.as_of.isoformat(),
         "valid_until": None if rs.valid_until is None else rs.valid_until.isoformat(),
+        "scan_after": None if rs.scan_after is None else rs.scan_after.isoformat(),
         "parts": len(rs.parts),
         "carrier_months": rs.counts.height,
     }

@@ -1,4 +1,5 @@
-"""The DuckDB peer (benchmarks.peer_duckdb) and the product's pipeline give the same figures.
+"""The DuckDB peer (benchmarks.peer_duckdb) and the product's pipeline give the same figures,
+the peer reading the raw uploads and, as the second yardstick, the store's own event files.
 
 About 1M generated scan rows (200k parcels), ingested through the product's ingest path, one
 upload per carrier-month file: every (month, carrier) figure of the rule must be identical.
@@ -12,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from benchmarks.peer_duckdb import FIGURES, peer_counts
+from benchmarks.peer_duckdb import FIGURES, peer_counts, peer_store_counts
 from core.policy import Policy
 from core.store import Store
 from ingest.synthetic import generate
@@ -65,3 +66,11 @@ def test_duckdb_peer_and_pipeline_agree_on_a_1m_row_generated_set(
         == theirs.select(key).sort("month", "carrier").rows()
     )
     assert stored.select(key).rows() == ours.select(key).rows()
+    over_store = pl.DataFrame(
+        peer_store_counts(ingested.root, policy, as_of),
+        schema_overrides=dict.fromkeys(FIGURES, pl.Int64),
+    )
+    assert (
+        over_store.select(key).sort("month", "carrier").rows()
+        == ours.select(key).sort("month", "carrier").rows()
+    )

@@ -209,7 +209,10 @@ def test_many_shards_still_refresh_incrementally(
     _upload(
         store, "day1.parquet", [scan("ZT99000001", "depart", CENTER, cst(2023, 1, 31, 20))], policy
     )
+    published = current(store)  # the ingest published: one delta part on the base
+    assert published is not None and published.store_version == store.version()
+    assert published.parts[:-1] == base.parts
+    assert Path(published.parts[-1]).name == refreshing.DELTA_NAME
     _assert_refresh_equals_rebuild(store, policy, cst(2023, 2, 1, 12))
     after = current(store)
-    assert after is not None and after.parts[:-1] == base.parts
-    assert Path(after.parts[-1]).name == refreshing.DELTA_NAME
+    assert after is not None and after.parts[:-1] == published.parts
