@@ -1,6 +1,6 @@
 """Ingest one upload in bounded memory: rows flow batch by batch through validation into a
 spill of the upload's own, then each (carrier, month) partition is de-duplicated and written
-in waybill ranges small enough to sort in memory.
+in waybill ranges small enough to de-duplicate in memory.
 
 Two phases, under the writer lock (see :func:`ingest.uploads.ingest_upload`)::
 
@@ -9,14 +9,16 @@ Two phases, under the writer lock (see :func:`ingest.uploads.ingest_upload`)::
                        files under the upload's scratch folder (DIR/tmp/ingest-<id>/)
     write_partitions   per partition: when it (with the stored events it may repeat) is
                        larger than one bucket, its rows are split into waybill ranges (bounds
-                       from a sample); each range is sorted, de-duplicated within the file
-                       (first occurrence, lowest row_no) and against the stored events of the
-                       same range and time span, then appended to the partition's one event
-                       file, whose row groups therefore stay in waybill order
+                       from a sample); each range is de-duplicated within the file by a hash
+                       table of the identities (first occurrence, lowest row_no) and against
+                       the stored events of the same range and time span (anti-join), then
+                       appended, in row order, to the partition's one event file, whose row
+                       groups therefore follow the waybill ranges (nothing is sorted: the
+                       upkeep job rewrites the file in the stored order, ingest/upkeep.py)
 
-Memory follows :class:`IngestLimits`, not the file: about the budget plus one bucket sorted.
-Every copy of an event has the same carrier, month and waybill, so it meets its twins in one
-bucket: the result equals de-duplicating the whole file at once.
+Memory follows :class:`IngestLimits`, not the file: about the budget plus one bucket
+de-duplicated. Every copy of an event has the same carrier, month and waybill, so it meets its
+twins in one bucket: the result equals de-duplicating the whole file at once.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from core.store import FILE_SCHEMA, Opener, Store, event_file_name, fsync_file
 from ingest.reader import RawFile, damaged
 from ingest.validate import REJECT_COLUMNS, accepted_events, rejected_rows
 
-#: The order of stored event files (``parcel`` lookups prune row groups by waybill), extended
-#: to the whole identity and the row number so that copies of an event lie side by side.
+#: The order of compacted event files (``parcel`` lookups prune row groups by waybill), extended
+#: to the whole identity. An upload's own files are in the order of its rows within each
+#: waybill range; the upkeep job rewrites them in this order (:mod:`ingest.upkeep`).
 STORED_ORDER: tuple[str, ...] = ("waybill_no", "scan_time", "scan_type", "site_code", "carrier")
 _MiB = 1 << 20
 
@@ -54,10 +57,10 @@ class IngestLimits:
     batch_rows: int = 131_072
     #: decoded bytes of validated rows held in memory before they are spilled to scratch files
     memory_bytes: int = 64 * _MiB
-    #: rows (new and stored) de-duplicated and sorted at once; a larger partition is split
-    #: into waybill ranges (sorting 500k events takes ~120 MiB beside them)
+    #: rows (new and stored) de-duplicated at once; a larger partition is split into waybill
+    #: ranges (the bucket's rows, its hash table and the stored rows it meets are held)
     bucket_rows: int = 500_000
-    #: decoded bytes of new rows sorted at once (long values make few rows large)
+    #: decoded bytes of new rows de-duplicated at once (long values make few rows large)
     bucket_bytes: int = 64 * _MiB
 
 
@@ -255,18 +258,17 @@ def spill_upload(
 
 
 def unique_events(events: pl.DataFrame) -> pl.DataFrame:
-    """The first occurrence (lowest ``row_no``) of each event identity, in the stored files'
-    order (:data:`STORED_ORDER`).
+    """The first occurrence (lowest ``row_no``) of each event identity, in ``row_no`` order.
 
-    One sort by the identity, then ``row_no``, puts copies side by side, so a comparison with
-    the previous row finds them without hashing every row, and the same sort is the order
-    the event files are written in.
+    A hash table of the identities marks each one's first row; nothing is sorted: the order
+    the ``parcel`` lookups prune with is the upkeep job's to produce
+    (:func:`ingest.upkeep.compact_store`), off the write path.
     """
     if events.height == 0:
         return events
-    ordered = events.sort(*STORED_ORDER, "row_no")
-    new = pl.any_horizontal([(pl.col(c) != pl.col(c).shift(1)).fill_null(True) for c in IDENTITY])
-    return ordered.filter(new)
+    if not events["row_no"].is_sorted():  # rows arrive in file order; never trust it blindly
+        events = events.sort("row_no")
+    return events.filter(pl.struct(IDENTITY).is_first_distinct())
 
 
 #: One manifest row: carrier, month, relative path, rows, min and max scan time (epoch us).
@@ -299,8 +301,8 @@ def _stored_identities(
     files: list[Path], lo_us: int, hi_us: int, waybills: tuple[str | None, str | None]
 ) -> pl.LazyFrame:
     """Stored identities with a scan time in ``[lo_us, hi_us]`` and a waybill in the range
-    ``[low, high)`` (an open end is ``None``). Files are in waybill order, so the reader skips
-    the row groups outside the range."""
+    ``[low, high)`` (an open end is ``None``). Compacted files are in waybill order and an
+    upload's files in waybill ranges, so the reader skips most row groups outside the range."""
     t = pl.col("scan_time").dt.epoch("us")
     keep = (t >= lo_us) & (t <= hi_us)
     low, high = waybills

@@ -13,12 +13,14 @@ streaming into ``tmp/``).
 
 What :func:`compact_store` does, under the writer lock: every partition (carrier, month) with
 at least ``COMPACT_FROM_FILES`` current event files (one per upload that touched it: daily
-exports make ~30 a month) is rewritten as one file, in the stored order, holding the same
-events (each keeps its ``upload_id`` and ``row_no``), committed as a new store version that
-retires the old files in the same transaction. Readers that listed the old files keep reading
-them: a retired file is deleted only ``RETIRED_GRACE`` after its retirement, and never while a
-closed month's store version (``closed_months.store_version``) is a snapshot that lists it,
-so every closed month stays reproducible from the files it was computed from.
+exports make ~30 a month), or with any file an upload wrote (those are in the order of the
+upload's rows within waybill ranges: sorting is kept off the ingest's path), is rewritten as
+one file, in the stored order (the order ``parcel`` lookups prune row groups with), holding
+the same events (each keeps its ``upload_id`` and ``row_no``), committed as a new store
+version that retires the old files in the same transaction. Readers that listed the old files
+keep reading them: a retired file is deleted only ``RETIRED_GRACE`` after its retirement, and
+never while a closed month's store version (``closed_months.store_version``) is a snapshot
+that lists it, so every closed month stays reproducible from the files it was computed from.
 """
 
 from __future__ import annotations
@@ -97,10 +99,11 @@ class _Compacted:
 def compact_store(
     store: Store, *, now: datetime, from_files: int = COMPACT_FROM_FILES
 ) -> dict[str, Any]:
-    """Compact the partitions holding ``from_files`` files or more, then delete the retired
-    files nobody needs any more (see the module doc). Returns what was done: the store
-    versions before and after (equal when nothing was compacted), the partitions compacted
-    with their file counts, and the retired files deleted.
+    """Compact the partitions holding ``from_files`` files or more, or any file an upload
+    wrote (not yet in the stored order), then delete the retired files nobody needs any more
+    (see the module doc). Returns what was done: the store versions before and after (equal
+    when nothing was compacted), the partitions compacted with their file counts, and the
+    retired files deleted.
     """
     with store.writer_lock():
         store.recover()
@@ -108,7 +111,8 @@ def compact_store(
         with store.connect() as db:
             crowded = db.execute(
                 "SELECT carrier, month, COUNT(*) FROM event_files WHERE retired_version IS NULL"
-                " GROUP BY carrier, month HAVING COUNT(*) >= ? ORDER BY carrier, month",
+                " GROUP BY carrier, month HAVING COUNT(*) >= ? OR COUNT(upload_id) > 0"
+                " ORDER BY carrier, month",
                 (from_files,),
             ).fetchall()
         after = before + 1 if crowded else before
