@@ -42,6 +42,7 @@ from core.store import (
 )
 from ingest.exceptions import FileRefused, UploadConflict
 from ingest.judgement import judge, refusal
+from ingest.pages import check_dictionary_pages
 from ingest.reader import check_upload, first_line, open_upload
 from ingest.scan_words import word_lookup
 from ingest.schema import REJECT_REASONS
@@ -399,6 +400,7 @@ def _ingest_locked(
     scratch.mkdir(parents=True)
     spilled: Spilled | None = None
     try:
+        check_dictionary_pages(stored_file(store, upload.sha256))
         raw = open_upload(
             stored_file(store, upload.sha256),
             max_bytes=policy.max_upload_bytes,
@@ -550,6 +552,7 @@ def accept_upload(
     if known is None:
         try:
             check_upload(path, max_bytes=max_bytes, max_uncompressed=policy.max_uncompressed_bytes)
+            check_dictionary_pages(path)
         except FileRefused as exc:
             refusal = str(exc)
     upload = register_upload(
