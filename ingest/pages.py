@@ -62,8 +62,8 @@ def page_sizes(header: bytes) -> tuple[int, int]:
 
 def check_dictionary_pages(path: Path, limit: int | None = None) -> None:
     """Refuse (:class:`FileTooLarge`) a Parquet file with a dictionary page decoding to more
-    than ``limit`` bytes (default :data:`MAX_DICTIONARY_BYTES`). Anything that is not a readable Parquet file, or a header that
-    cannot be parsed, is left to the reader to judge."""
+    than ``limit`` bytes (default :data:`MAX_DICTIONARY_BYTES`). Anything that is not a
+    readable Parquet file, or a header that cannot be parsed, is left to the reader."""
     limit = MAX_DICTIONARY_BYTES if limit is None else limit
     try:
         meta = pq.ParquetFile(path).metadata

@@ -257,6 +257,11 @@ def spill_upload(
     return spilled
 
 
+#: From this many rows on, :func:`unique_events` compares whole identities only where their
+#: hashes repeat (half the CPU on a month's file); below, the steps' fixed costs dominate.
+_HASH_FROM_ROWS = 50_000
+
+
 def unique_events(events: pl.DataFrame) -> pl.DataFrame:
     """The first occurrence (lowest ``row_no``) of each event identity, in ``row_no`` order.
 
@@ -269,6 +274,8 @@ def unique_events(events: pl.DataFrame) -> pl.DataFrame:
         return events
     if not events["row_no"].is_sorted():  # rows arrive in file order; never trust it blindly
         events = events.sort("row_no")
+    if events.height < _HASH_FROM_ROWS:  # one pass: each step has a fixed cost
+        return events.filter(pl.struct(IDENTITY).is_first_distinct())
     hashes = events.select(pl.struct(IDENTITY).hash()).to_series()
     maybe = hashes.is_duplicated()
     if not maybe.any():
@@ -293,16 +300,19 @@ class Written:
     already: int = 0
 
 
-def _stored(store: Store, part: _Partition) -> list[tuple[Path, int | None, int | None]]:
-    """The partition's stored files whose time range overlaps the new rows', with ranges."""
+def _stored(store: Store, part: _Partition) -> list[tuple[Path, int, int | None, int | None]]:
+    """The partition's current files whose time range overlaps the new rows': path, rows and
+    range, from the manifest (no file is opened)."""
     assert part.lo_us is not None and part.hi_us is not None
-    return [
-        (path, lo, hi)
-        for path, _version, lo, hi in store.event_file_ranges(
-            carriers=[part.carrier], months=[part.month]
-        )
-        if lo is None or hi is None or (lo <= part.hi_us and hi >= part.lo_us)
-    ]
+    with store.connect() as db:
+        rows = db.execute(
+            "SELECT path, rows, min_time_us, max_time_us FROM event_files"
+            " WHERE carrier=? AND month=? AND retired_version IS NULL"
+            " AND (min_time_us IS NULL OR max_time_us IS NULL"
+            "      OR (min_time_us <= ? AND max_time_us >= ?)) ORDER BY id",
+            (part.carrier, part.month, part.hi_us, part.lo_us),
+        ).fetchall()
+    return [(store.root / path, int(n), lo, hi) for path, n, lo, hi in rows]
 
 
 def _stored_identities(
@@ -387,7 +397,7 @@ def write_partitions(
     out = Written()
     for part in list(spilled.partitions.values()):
         stored = _stored(store, part)
-        stored_rows = sum(pq.ParquetFile(p).metadata.num_rows for p, _lo, _hi in stored)
+        stored_rows = sum(n for _p, n, _lo, _hi in stored)
         buckets = math.ceil(
             max(
                 (part.chunks.rows + stored_rows) / limits.bucket_rows,
@@ -412,7 +422,9 @@ def write_partitions(
                 del frame
                 t = pl.col("scan_time").dt.epoch("us")
                 lo, hi = unique.select(t.min(), t.max().alias("hi")).row(0)
-                files = [p for p, flo, fhi in stored if flo is None or (flo <= hi and fhi >= lo)]
+                files = [
+                    p for p, _n, flo, fhi in stored if flo is None or (flo <= hi and fhi >= lo)
+                ]
                 fresh = unique
                 if files:
                     fresh = unique.join(
@@ -422,7 +434,8 @@ def write_partitions(
                         nulls_equal=True,
                         maintain_order="left",
                     )
-                out.already += unique.height - fresh.height
+                unique_rows = unique.height
+                out.already += unique_rows - fresh.height
                 del unique
                 if fresh.height == 0:
                     continue
@@ -440,7 +453,8 @@ def write_partitions(
                 writer.write_table(
                     fresh.select(FILE_SCHEMA.names()).to_arrow(compat_level=_COMPAT), 256_000
                 )
-                lo, hi = fresh.select(t.min(), t.max().alias("hi")).row(0)
+                if fresh.height != unique_rows:  # else the range of the unique rows holds
+                    lo, hi = fresh.select(t.min(), t.max().alias("hi")).row(0)
                 rows += fresh.height
                 lo_us = lo if lo_us is None else min(lo_us, lo)
                 hi_us = hi if hi_us is None else max(hi_us, hi)
