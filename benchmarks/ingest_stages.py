@@ -7,7 +7,7 @@ Usage::
         [--data-dir /tmp/parcel-bench/stages] [--batch-rows 131072]
 
 Prints one line per step (CPU seconds) and the total; the store is made afresh. Steps nest:
-``sort`` and ``parquet write`` are inside ``write_partitions``.
+``within-file de-duplication`` and ``parquet write`` are inside ``write_partitions``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data-dir", type=Path, default=Path("/tmp/parcel-bench/stages"))
     p.add_argument("--batch-rows", type=int, default=stream.IngestLimits().batch_rows)
     a = p.parse_args(argv)
-    stream.unique_events = _timed("sort + within-file de-duplication", stream.unique_events)
+    stream.unique_events = _timed("within-file de-duplication (hash)", stream.unique_events)
     uploads.spill_upload = _timed("read + validate + partition", uploads.spill_upload)
     uploads.register_upload = _timed("register (SHA-256, keep, fsync)", uploads.register_upload)
     uploads.write_partitions = _timed("write_partitions (all of it)", uploads.write_partitions)

@@ -257,6 +257,11 @@ def spill_upload(
     return spilled
 
 
+def _identity_hashes(events: pl.DataFrame) -> pl.Series:
+    """A 64-bit hash of each row's identity (equal identities, equal hashes)."""
+    return events.select(pl.struct(IDENTITY).hash()).to_series()
+
+
 #: From this many rows on, :func:`unique_events` compares whole identities only where their
 #: hashes repeat (half the CPU on a month's file); below, the steps' fixed costs dominate.
 _HASH_FROM_ROWS = 50_000
@@ -276,8 +281,7 @@ def unique_events(events: pl.DataFrame) -> pl.DataFrame:
         events = events.sort("row_no")
     if events.height < _HASH_FROM_ROWS:  # one pass: each step has a fixed cost
         return events.filter(pl.struct(IDENTITY).is_first_distinct())
-    hashes = events.select(pl.struct(IDENTITY).hash()).to_series()
-    maybe = hashes.is_duplicated()
+    maybe = _identity_hashes(events).is_duplicated()
     if not maybe.any():
         return events
     where = maybe.arg_true()  # ascending: the twins stay in row order
