@@ -374,8 +374,8 @@ def _buckets(
 
 #: Arrow schema of the stored event files: :data:`FILE_SCHEMA` with plain (large) strings,
 #: what every Parquet reader knows.
-_COMPAT = pl.CompatLevel.oldest()
-_FILE_ARROW = pl.DataFrame(schema=FILE_SCHEMA).to_arrow(compat_level=_COMPAT).schema
+COMPAT = pl.CompatLevel.oldest()
+FILE_ARROW = pl.DataFrame(schema=FILE_SCHEMA).to_arrow(compat_level=COMPAT).schema
 #: An upload's files are rewritten by the upkeep's compaction (sorted, zstd); until then they
 #: are LZ4 (Parquet's LZ4_RAW, which DuckDB, Spark and Polars read): a third less CPU to
 #: write than zstd, files about twice as large for a day.
@@ -449,13 +449,13 @@ def write_partitions(
                     sink = store.open_write(target)
                     writer = pq.ParquetWriter(
                         sink,
-                        _FILE_ARROW,
+                        FILE_ARROW,
                         compression=_UPLOAD_COMPRESSION,
                         write_statistics=True,
                         use_dictionary=list(_DICTIONARY_COLUMNS),
                     )
                 writer.write_table(
-                    fresh.select(FILE_SCHEMA.names()).to_arrow(compat_level=_COMPAT), 256_000
+                    fresh.select(FILE_SCHEMA.names()).to_arrow(compat_level=COMPAT), 256_000
                 )
                 if fresh.height != unique_rows:  # else the range of the unique rows holds
                     lo, hi = fresh.select(t.min(), t.max().alias("hi")).row(0)

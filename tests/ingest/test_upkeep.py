@@ -6,12 +6,15 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
 from core.policy import Policy
 from core.store import Store
 from ingest import upkeep
+from ingest.stream import STORED_ORDER
 from ingest.upkeep import RETIRED_GRACE, clean_store, compact_store
 from ingest.uploads import get_upload, register_upload
 from subsidy.closing import close_month
@@ -138,6 +141,24 @@ def test_compaction_rewrites_a_crowded_partition_as_one_file_with_the_same_event
     # the next daily upload de-duplicates against the compacted file
     again = ingest_rows(store, parcel("ZT7050000010", cst(2023, 5, 10, 10)), name="dup.parquet")
     assert (again.accepted, again.duplicates) == (0, 3)
+
+
+def test_a_large_partition_is_compacted_in_waybill_ranges_in_the_stored_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sorted a waybill range at a time (memory follows the range): one file, every event
+    once, in the stored order across the ranges, the same reports."""
+    _daily_exports(store, 10)
+    events, may = stored_events(store), report(store, "2023-05", NOW)
+    monkeypatch.setattr(upkeep, "COMPACT_BUCKET_ROWS", 7)
+    done = compact_store(store, now=NOW)
+    assert done["compacted"] == [{"carrier": "ZTO", "month": "2023-05", "files": 10, "rows": 30}]
+    (compacted,) = store.event_files(months=["2023-05"])
+    assert pq.ParquetFile(compacted).metadata.num_row_groups >= 4  # one range or more each
+    stored = pl.read_parquet(compacted)
+    assert stored.equals(stored.sort(*STORED_ORDER, "upload_id", "row_no"))
+    assert_frame_equal(stored_events(store), events)
+    assert report(store, "2023-05", NOW) == may
 
 
 def test_retired_files_go_after_the_grace_period_unless_a_closed_month_needs_them(
