@@ -400,13 +400,14 @@ def _ingest_locked(
     scratch.mkdir(parents=True)
     spilled: Spilled | None = None
     try:
-        check_dictionary_pages(stored_file(store, upload.sha256))
         raw = open_upload(
             stored_file(store, upload.sha256),
             max_bytes=policy.max_upload_bytes,
             max_uncompressed=policy.max_uncompressed_bytes,
             scratch=scratch,
         )
+        if raw.format == "parquet":  # after the reader's own checks of the metadata
+            check_dictionary_pages(stored_file(store, upload.sha256), set(raw.columns.values()))
         spilled = spill_upload(
             raw,
             upload_validator(store, upload, policy, now),
@@ -552,7 +553,6 @@ def accept_upload(
     if known is None:
         try:
             check_upload(path, max_bytes=max_bytes, max_uncompressed=policy.max_uncompressed_bytes)
-            check_dictionary_pages(path)
         except FileRefused as exc:
             refusal = str(exc)
     upload = register_upload(

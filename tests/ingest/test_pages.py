@@ -48,6 +48,7 @@ def test_a_file_with_a_dictionary_page_over_the_limit_is_refused_whole(
     with pytest.raises(FileTooLarge, match=r"column waybill_no has a dictionary page of") as e:
         pages.check_dictionary_pages(path, limit=10_000)
     assert "\n" not in str(e.value) and "smaller row groups" in str(e.value)
+    pages.check_dictionary_pages(path, {"scan_type"}, limit=10_000)  # a column not read
 
     monkeypatch.setattr(pages, "MAX_DICTIONARY_BYTES", 10_000)
     store = make_store(tmp_path / "data")
