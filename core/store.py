@@ -4,8 +4,9 @@ Layout::
 
     DIR/parcel_subsidy.sqlite         ledger of uploads, event-file manifest, rejects, sites,
                                       awards, closed months, audit log (WAL mode)
-    DIR/events/carrier=C/month=M/     one zstd Parquet file per (upload, carrier, month),
-        u00000042.parquet             sorted by waybill_no, scan_time
+    DIR/events/carrier=C/month=M/     one LZ4 Parquet file per (upload, carrier, month), in
+        u00000042.parquet             row order within waybill ranges; the upkeep rewrites
+        c00000107.parquet             them as one zstd file sorted by waybill_no, scan_time
     DIR/files/ab/abcdef...            every uploaded file, unchanged, named by its SHA-256
     DIR/tmp/                          scratch space (transcoded CSVs, uploads in flight)
 
