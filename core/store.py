@@ -725,6 +725,22 @@ class Store:
                 for row in db.execute(sql + " ORDER BY id", args)
             ]
 
+    def overlapping_files(
+        self, carrier: str, month: str, lo_us: int, hi_us: int
+    ) -> list[tuple[Path, int, int | None, int | None]]:
+        """The partition's current files whose scan-time range overlaps ``[lo_us, hi_us]``
+        (or is unknown), as ``(path, rows, min_time_us, max_time_us)``: what de-duplication
+        against the store reads, from the manifest alone."""
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT path, rows, min_time_us, max_time_us FROM event_files"
+                " WHERE carrier=? AND month=? AND retired_version IS NULL"
+                " AND (min_time_us IS NULL OR max_time_us IS NULL"
+                "      OR (min_time_us <= ? AND max_time_us >= ?)) ORDER BY id",
+                (carrier, month, hi_us, lo_us),
+            ).fetchall()
+        return [(self.root / path, int(n), lo, hi) for path, n, lo, hi in rows]
+
     def carrier_rows(self, *, version: int | None = None) -> dict[str, int]:
         """How many events each carrier has in a snapshot (default: the current files)."""
         where, args = self._listed(None, None, version)

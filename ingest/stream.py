@@ -308,15 +308,7 @@ def _stored(store: Store, part: _Partition) -> list[tuple[Path, int, int | None,
     """The partition's current files whose time range overlaps the new rows': path, rows and
     range, from the manifest (no file is opened)."""
     assert part.lo_us is not None and part.hi_us is not None
-    with store.connect() as db:
-        rows = db.execute(
-            "SELECT path, rows, min_time_us, max_time_us FROM event_files"
-            " WHERE carrier=? AND month=? AND retired_version IS NULL"
-            " AND (min_time_us IS NULL OR max_time_us IS NULL"
-            "      OR (min_time_us <= ? AND max_time_us >= ?)) ORDER BY id",
-            (part.carrier, part.month, part.hi_us, part.lo_us),
-        ).fetchall()
-    return [(store.root / path, int(n), lo, hi) for path, n, lo, hi in rows]
+    return store.overlapping_files(part.carrier, part.month, part.lo_us, part.hi_us)
 
 
 def _stored_identities(
