@@ -7,7 +7,9 @@ Usage::
         [--data-dir /tmp/parcel-bench/stages] [--batch-rows 131072]
 
 Prints one line per step (CPU seconds) and the total; the store is made afresh. Steps nest:
-``sort`` and ``parquet write`` are inside ``write_partitions``.
+``within-file de-duplication`` and ``parquet write`` are inside ``write_partitions``, the
+validation's collect inside ``read + validate + partition``; SQLite opens are anywhere.
+``--files N`` takes the first N files (sorted by path).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow.parquet as pq
 
 import ingest.stream as stream
@@ -48,17 +51,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--input", type=Path, required=True)
     p.add_argument("--data-dir", type=Path, default=Path("/tmp/parcel-bench/stages"))
     p.add_argument("--batch-rows", type=int, default=stream.IngestLimits().batch_rows)
+    p.add_argument("--files", type=int, default=None, help="only the first N files")
     a = p.parse_args(argv)
-    stream.unique_events = _timed("sort + within-file de-duplication", stream.unique_events)
+    stream.unique_events = _timed("within-file de-duplication (hash)", stream.unique_events)
     uploads.spill_upload = _timed("read + validate + partition", uploads.spill_upload)
     uploads.register_upload = _timed("register (SHA-256, keep, fsync)", uploads.register_upload)
     uploads.write_partitions = _timed("write_partitions (all of it)", uploads.write_partitions)
+    pl.collect_all = _timed("validation (the plan's collect)", pl.collect_all)
+    Store._open = _timed("SQLite opens", Store._open)  # type: ignore[method-assign]  # a timer around the method
     pq.ParquetWriter.write_table = _timed("parquet write", pq.ParquetWriter.write_table)  # type: ignore[method-assign]  # a timer around the method
     shutil.rmtree(a.data_dir, ignore_errors=True)
     store = Store(a.data_dir).init()
     policy = load_policy()
     limits = stream.IngestLimits(batch_rows=a.batch_rows)
-    files = sorted((a.input / "scans").glob("*/*.parquet"))
+    files = sorted((a.input / "scans").glob("*/*.parquet"))[: a.files]
     t0, w0 = time.process_time(), time.perf_counter()
     rows = 0
     for path in files:
@@ -69,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     total, wall = time.process_time() - t0, time.perf_counter() - w0
     print(f"{len(files)} files, {rows} rows: {total:.2f} s of CPU, {wall:.2f} s wall")
     for name, seconds in sorted(CPU.items(), key=lambda item: -item[1]):
-        print(f"{seconds:8.2f}  {name}")
+        print(f"{seconds:8.2f}  {name}  ({seconds / len(files) * 1000:.1f} ms a file)")
     shutil.rmtree(a.data_dir, ignore_errors=True)
 
 

@@ -48,6 +48,11 @@ class Staging(Store):
     def event_file_ranges(self, **kwargs: object) -> list[tuple[Path, int, int | None, int | None]]:
         return self.real.event_file_ranges(**kwargs)  # type: ignore[arg-type]  # same keywords
 
+    def overlapping_files(
+        self, carrier: str, month: str, lo_us: int, hi_us: int
+    ) -> list[tuple[Path, int, int | None, int | None]]:
+        return self.real.overlapping_files(carrier, month, lo_us, hi_us)
+
 
 def _rejects_file(store: Store, upload_id: int) -> RawFile:
     """The upload's rejected rows as a raw file of text columns, with their row numbers."""

@@ -1,6 +1,6 @@
 """Ingest one upload in bounded memory: rows flow batch by batch through validation into a
 spill of the upload's own, then each (carrier, month) partition is de-duplicated and written
-in waybill ranges small enough to sort in memory.
+in waybill ranges small enough to de-duplicate in memory.
 
 Two phases, under the writer lock (see :func:`ingest.uploads.ingest_upload`)::
 
@@ -9,14 +9,16 @@ Two phases, under the writer lock (see :func:`ingest.uploads.ingest_upload`)::
                        files under the upload's scratch folder (DIR/tmp/ingest-<id>/)
     write_partitions   per partition: when it (with the stored events it may repeat) is
                        larger than one bucket, its rows are split into waybill ranges (bounds
-                       from a sample); each range is sorted, de-duplicated within the file
-                       (first occurrence, lowest row_no) and against the stored events of the
-                       same range and time span, then appended to the partition's one event
-                       file, whose row groups therefore stay in waybill order
+                       from a sample); each range is de-duplicated within the file by a hash
+                       table of the identities (first occurrence, lowest row_no) and against
+                       the stored events of the same range and time span (anti-join), then
+                       appended, in row order, to the partition's one event file, whose row
+                       groups therefore follow the waybill ranges (nothing is sorted: the
+                       upkeep job rewrites the file in the stored order, ingest/upkeep.py)
 
-Memory follows :class:`IngestLimits`, not the file: about the budget plus one bucket sorted.
-Every copy of an event has the same carrier, month and waybill, so it meets its twins in one
-bucket: the result equals de-duplicating the whole file at once.
+Memory follows :class:`IngestLimits`, not the file: about the budget plus one bucket
+de-duplicated. Every copy of an event has the same carrier, month and waybill, so it meets its
+twins in one bucket: the result equals de-duplicating the whole file at once.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from core.store import FILE_SCHEMA, Opener, Store, event_file_name, fsync_file
 from ingest.reader import RawFile, damaged
 from ingest.validate import REJECT_COLUMNS, accepted_events, rejected_rows
 
-#: The order of stored event files (``parcel`` lookups prune row groups by waybill), extended
-#: to the whole identity and the row number so that copies of an event lie side by side.
+#: The order of compacted event files (``parcel`` lookups prune row groups by waybill), extended
+#: to the whole identity. An upload's own files are in the order of its rows within each
+#: waybill range; the upkeep job rewrites them in this order (:mod:`ingest.upkeep`).
 STORED_ORDER: tuple[str, ...] = ("waybill_no", "scan_time", "scan_type", "site_code", "carrier")
 _MiB = 1 << 20
 
@@ -54,10 +57,10 @@ class IngestLimits:
     batch_rows: int = 131_072
     #: decoded bytes of validated rows held in memory before they are spilled to scratch files
     memory_bytes: int = 64 * _MiB
-    #: rows (new and stored) de-duplicated and sorted at once; a larger partition is split
-    #: into waybill ranges (sorting 500k events takes ~120 MiB beside them)
+    #: rows (new and stored) de-duplicated at once; a larger partition is split into waybill
+    #: ranges (the bucket's rows, its hash table and the stored rows it meets are held)
     bucket_rows: int = 500_000
-    #: decoded bytes of new rows sorted at once (long values make few rows large)
+    #: decoded bytes of new rows de-duplicated at once (long values make few rows large)
     bucket_bytes: int = 64 * _MiB
 
 
@@ -254,19 +257,37 @@ def spill_upload(
     return spilled
 
 
-def unique_events(events: pl.DataFrame) -> pl.DataFrame:
-    """The first occurrence (lowest ``row_no``) of each event identity, in the stored files'
-    order (:data:`STORED_ORDER`).
+def _identity_hashes(events: pl.DataFrame) -> pl.Series:
+    """A 64-bit hash of each row's identity (equal identities, equal hashes)."""
+    return events.select(pl.struct(IDENTITY).hash()).to_series()
 
-    One sort by the identity, then ``row_no``, puts copies side by side, so a comparison with
-    the previous row finds them without hashing every row, and the same sort is the order
-    the event files are written in.
+
+#: From this many rows on, :func:`unique_events` compares whole identities only where their
+#: hashes repeat (half the CPU on a month's file); below, the steps' fixed costs dominate.
+_HASH_FROM_ROWS = 50_000
+
+
+def unique_events(events: pl.DataFrame) -> pl.DataFrame:
+    """The first occurrence (lowest ``row_no``) of each event identity, in ``row_no`` order.
+
+    A 64-bit hash of each identity finds the rows that may have a twin (a repeated hash:
+    the repeats, and any collision); only those few are compared by their whole identity,
+    so the result is exact. Nothing is sorted: the order the ``parcel`` lookups prune with
+    is the upkeep job's to produce (:func:`ingest.upkeep.compact_store`), off the write path.
     """
     if events.height == 0:
         return events
-    ordered = events.sort(*STORED_ORDER, "row_no")
-    new = pl.any_horizontal([(pl.col(c) != pl.col(c).shift(1)).fill_null(True) for c in IDENTITY])
-    return ordered.filter(new)
+    if not events["row_no"].is_sorted():  # rows arrive in file order; never trust it blindly
+        events = events.sort("row_no")
+    if events.height < _HASH_FROM_ROWS:  # one pass: each step has a fixed cost
+        return events.filter(pl.struct(IDENTITY).is_first_distinct())
+    maybe = _identity_hashes(events).is_duplicated()
+    if not maybe.any():
+        return events
+    where = maybe.arg_true()  # ascending: the twins stay in row order
+    twins = events[where].select(pl.struct(IDENTITY).is_first_distinct()).to_series()
+    keep = (~maybe).scatter(where.filter(twins), True)
+    return events.filter(keep)
 
 
 #: One manifest row: carrier, month, relative path, rows, min and max scan time (epoch us).
@@ -283,24 +304,19 @@ class Written:
     already: int = 0
 
 
-def _stored(store: Store, part: _Partition) -> list[tuple[Path, int | None, int | None]]:
-    """The partition's stored files whose time range overlaps the new rows', with ranges."""
+def _stored(store: Store, part: _Partition) -> list[tuple[Path, int, int | None, int | None]]:
+    """The partition's current files whose time range overlaps the new rows': path, rows and
+    range, from the manifest (no file is opened)."""
     assert part.lo_us is not None and part.hi_us is not None
-    return [
-        (path, lo, hi)
-        for path, _version, lo, hi in store.event_file_ranges(
-            carriers=[part.carrier], months=[part.month]
-        )
-        if lo is None or hi is None or (lo <= part.hi_us and hi >= part.lo_us)
-    ]
+    return store.overlapping_files(part.carrier, part.month, part.lo_us, part.hi_us)
 
 
 def _stored_identities(
     files: list[Path], lo_us: int, hi_us: int, waybills: tuple[str | None, str | None]
 ) -> pl.LazyFrame:
     """Stored identities with a scan time in ``[lo_us, hi_us]`` and a waybill in the range
-    ``[low, high)`` (an open end is ``None``). Files are in waybill order, so the reader skips
-    the row groups outside the range."""
+    ``[low, high)`` (an open end is ``None``). Compacted files are in waybill order and an
+    upload's files in waybill ranges, so the reader skips most row groups outside the range."""
     t = pl.col("scan_time").dt.epoch("us")
     keep = (t >= lo_us) & (t <= hi_us)
     low, high = waybills
@@ -350,8 +366,12 @@ def _buckets(
 
 #: Arrow schema of the stored event files: :data:`FILE_SCHEMA` with plain (large) strings,
 #: what every Parquet reader knows.
-_COMPAT = pl.CompatLevel.oldest()
-_FILE_ARROW = pl.DataFrame(schema=FILE_SCHEMA).to_arrow(compat_level=_COMPAT).schema
+COMPAT = pl.CompatLevel.oldest()
+FILE_ARROW = pl.DataFrame(schema=FILE_SCHEMA).to_arrow(compat_level=COMPAT).schema
+#: An upload's files are rewritten by the upkeep's compaction (sorted, zstd); until then they
+#: are LZ4 (Parquet's LZ4_RAW, which DuckDB, Spark and Polars read): a third less CPU to
+#: write than zstd, files about twice as large for a day.
+_UPLOAD_COMPRESSION = "lz4"
 #: Columns of few distinct values, dictionary-encoded; a waybill, a time or a row number is
 #: nearly unique, and a dictionary of them costs time to build and bytes to store (writing a
 #: month's file: 0.5 s -> 0.3 s, 15 -> 12 MiB).
@@ -373,7 +393,7 @@ def write_partitions(
     out = Written()
     for part in list(spilled.partitions.values()):
         stored = _stored(store, part)
-        stored_rows = sum(pq.ParquetFile(p).metadata.num_rows for p, _lo, _hi in stored)
+        stored_rows = sum(n for _p, n, _lo, _hi in stored)
         buckets = math.ceil(
             max(
                 (part.chunks.rows + stored_rows) / limits.bucket_rows,
@@ -398,7 +418,9 @@ def write_partitions(
                 del frame
                 t = pl.col("scan_time").dt.epoch("us")
                 lo, hi = unique.select(t.min(), t.max().alias("hi")).row(0)
-                files = [p for p, flo, fhi in stored if flo is None or (flo <= hi and fhi >= lo)]
+                files = [
+                    p for p, _n, flo, fhi in stored if flo is None or (flo <= hi and fhi >= lo)
+                ]
                 fresh = unique
                 if files:
                     fresh = unique.join(
@@ -408,7 +430,8 @@ def write_partitions(
                         nulls_equal=True,
                         maintain_order="left",
                     )
-                out.already += unique.height - fresh.height
+                unique_rows = unique.height
+                out.already += unique_rows - fresh.height
                 del unique
                 if fresh.height == 0:
                     continue
@@ -418,15 +441,16 @@ def write_partitions(
                     sink = store.open_write(target)
                     writer = pq.ParquetWriter(
                         sink,
-                        _FILE_ARROW,
-                        compression="zstd",
+                        FILE_ARROW,
+                        compression=_UPLOAD_COMPRESSION,
                         write_statistics=True,
                         use_dictionary=list(_DICTIONARY_COLUMNS),
                     )
                 writer.write_table(
-                    fresh.select(FILE_SCHEMA.names()).to_arrow(compat_level=_COMPAT), 256_000
+                    fresh.select(FILE_SCHEMA.names()).to_arrow(compat_level=COMPAT), 256_000
                 )
-                lo, hi = fresh.select(t.min(), t.max().alias("hi")).row(0)
+                if fresh.height != unique_rows:  # else the range of the unique rows holds
+                    lo, hi = fresh.select(t.min(), t.max().alias("hi")).row(0)
                 rows += fresh.height
                 lo_us = lo if lo_us is None else min(lo_us, lo)
                 hi_us = hi if hi_us is None else max(hi_us, hi)

@@ -13,16 +13,20 @@ streaming into ``tmp/``).
 
 What :func:`compact_store` does, under the writer lock: every partition (carrier, month) with
 at least ``COMPACT_FROM_FILES`` current event files (one per upload that touched it: daily
-exports make ~30 a month) is rewritten as one file, in the stored order, holding the same
-events (each keeps its ``upload_id`` and ``row_no``), committed as a new store version that
-retires the old files in the same transaction. Readers that listed the old files keep reading
-them: a retired file is deleted only ``RETIRED_GRACE`` after its retirement, and never while a
-closed month's store version (``closed_months.store_version``) is a snapshot that lists it,
-so every closed month stays reproducible from the files it was computed from.
+exports make ~30 a month), or with any file an upload wrote (those are in the order of the
+upload's rows within waybill ranges: sorting is kept off the ingest's path), is rewritten as
+one file, in the stored order (the order ``parcel`` lookups prune row groups with), holding
+the same events (each keeps its ``upload_id`` and ``row_no``), committed as a new store
+version that retires the old files in the same transaction. Readers that listed the old files
+keep reading them: a retired file is deleted only ``RETIRED_GRACE`` after its retirement, and
+never while a closed month's store version (``closed_months.store_version``) is a snapshot
+that lists it, so every closed month stays reproducible from the files it was computed from.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,14 +34,18 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from core.store import FILE_SCHEMA, Store, fsync_file, time_range_us
 from core.timeutil import to_local
-from ingest.stream import STORED_ORDER
+from ingest.stream import COMPAT, FILE_ARROW, STORED_ORDER
 
 DEFAULT_MAX_AGE = timedelta(days=1)
 #: A partition with at least this many current event files is compacted into one.
 COMPACT_FROM_FILES = 8
+#: A partition of more events is compacted in waybill ranges of about this many (sorting 2M
+#: events holds ~1 GiB less than the 3.65M of a carrier's month at 100M rows).
+COMPACT_BUCKET_ROWS = 1_000_000
 #: How long a retired event file is kept for readers that listed it before its retirement.
 RETIRED_GRACE = timedelta(hours=1)
 
@@ -97,10 +105,11 @@ class _Compacted:
 def compact_store(
     store: Store, *, now: datetime, from_files: int = COMPACT_FROM_FILES
 ) -> dict[str, Any]:
-    """Compact the partitions holding ``from_files`` files or more, then delete the retired
-    files nobody needs any more (see the module doc). Returns what was done: the store
-    versions before and after (equal when nothing was compacted), the partitions compacted
-    with their file counts, and the retired files deleted.
+    """Compact the partitions holding ``from_files`` files or more, or any file an upload
+    wrote (not yet in the stored order), then delete the retired files nobody needs any more
+    (see the module doc). Returns what was done: the store versions before and after (equal
+    when nothing was compacted), the partitions compacted with their file counts, and the
+    retired files deleted.
     """
     with store.writer_lock():
         store.recover()
@@ -108,7 +117,8 @@ def compact_store(
         with store.connect() as db:
             crowded = db.execute(
                 "SELECT carrier, month, COUNT(*) FROM event_files WHERE retired_version IS NULL"
-                " GROUP BY carrier, month HAVING COUNT(*) >= ? ORDER BY carrier, month",
+                " GROUP BY carrier, month HAVING COUNT(*) >= ? OR COUNT(upload_id) > 0"
+                " ORDER BY carrier, month",
                 (from_files,),
             ).fetchall()
         after = before + 1 if crowded else before
@@ -132,17 +142,60 @@ def compact_store(
 
 
 def _compact_partition(store: Store, carrier: str, month: str, version: int) -> _Compacted:
+    """Rewrite the partition's current files as one, in the stored order. A partition of more
+    than :data:`COMPACT_BUCKET_ROWS` events is sorted in waybill ranges (bounds from a
+    sample), one at a time, each appended as row groups: memory follows the range."""
+    bucket_rows = COMPACT_BUCKET_ROWS
     old = store.event_files(carriers=[carrier], months=[month])
+    with store.connect() as db:
+        total = db.execute(
+            "SELECT COALESCE(SUM(rows), 0) FROM event_files"
+            " WHERE carrier=? AND month=? AND retired_version IS NULL",
+            (carrier, month),
+        ).fetchone()[0]
     target = old[0].with_name(f"c{version:08d}.parquet")
-    events = (
-        pl.scan_parquet(old, glob=False, schema=FILE_SCHEMA)
-        .sort(*STORED_ORDER, "upload_id", "row_no")
-        .collect()
-    )
-    events.write_parquet(target, compression="zstd", statistics=True, row_group_size=256_000)
-    fsync_file(target)
-    lo, hi = time_range_us(events)
-    return _Compacted(carrier, month, target, events.height, lo, hi, old)
+    scan = pl.scan_parquet(old, glob=False, schema=FILE_SCHEMA)
+    ranges: list[pl.Expr | None] = [None]
+    buckets = math.ceil(total / bucket_rows)
+    if buckets > 1:
+        step = max(1, total // (buckets * 256))
+        sample = scan.select(pl.col("waybill_no").gather_every(step)).collect()["waybill_no"]
+        sample = sample.sort()
+        bounds = sorted({str(sample[len(sample) * i // buckets]) for i in range(1, buckets)})
+        waybill = pl.col("waybill_no")
+        edges: list[str | None] = [None, *bounds, None]
+        ranges = []
+        for low, high in itertools.pairwise(edges):
+            cond = pl.lit(True)
+            if low is not None:
+                cond &= waybill >= low
+            if high is not None:
+                cond &= waybill < high
+            ranges.append(cond)
+    rows, lo_us, hi_us = 0, None, None
+    try:
+        with pq.ParquetWriter(
+            target, FILE_ARROW, compression="zstd", write_statistics=True
+        ) as writer:
+            for keep in ranges:
+                part = scan if keep is None else scan.filter(keep)
+                events = part.sort(*STORED_ORDER, "upload_id", "row_no").collect()
+                if events.height == 0:
+                    continue
+                writer.write_table(events.to_arrow(compat_level=COMPAT), 256_000)
+                lo, hi = time_range_us(events)
+                rows += events.height
+                lo_us = lo if lo_us is None else min(lo_us, lo)
+                hi_us = hi if hi_us is None else max(hi_us, hi)
+                del events
+        fsync_file(target)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    if rows != total or lo_us is None or hi_us is None:  # every event, exactly once
+        target.unlink(missing_ok=True)
+        raise RuntimeError(f"compacting {carrier} {month}: wrote {rows} of {total} events")
+    return _Compacted(carrier, month, target, rows, lo_us, hi_us, old)
 
 
 def _commit_compaction(

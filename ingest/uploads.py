@@ -37,10 +37,12 @@ from core.store import (
     Store,
     disk_error,
     fsync_file,
+    fsync_folder,
     timestamp,
 )
 from ingest.exceptions import FileRefused, UploadConflict
 from ingest.judgement import judge, refusal, refusal_params
+from ingest.pages import check_dictionary_pages
 from ingest.reader import check_upload, first_line, open_upload
 from ingest.scan_words import word_lookup
 from ingest.schema import REJECT_REASONS
@@ -166,9 +168,9 @@ def _keep(store: Store, path: Path, digest: str, move: bool) -> Path:
             else:
                 with path.open("rb") as src, store.open_write(partial) as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
-            fsync_file(partial)
+            fsync_file(partial, folder=False)
             os.replace(partial, target)
-            fsync_file(target)  # the rename, too
+            fsync_folder(target.parent)  # the rename
         except OSError as exc:
             # A partial copy must not keep the disk full until the daily upkeep.
             partial.unlink(missing_ok=True)
@@ -349,7 +351,7 @@ def ingest_upload(
     upload ``received``, to be retried.
     """
     hook = on_step or (lambda _step: None)
-    with store.writer_lock():
+    with store.writer_lock(), store.kept_open():
         store.recover()
         upload = get_upload(store, upload_id)
         if upload is None:
@@ -455,6 +457,8 @@ def _ingest_locked(
             max_uncompressed=policy.max_uncompressed_bytes,
             scratch=scratch,
         )
+        if raw.format == "parquet":  # after the reader's own checks of the metadata
+            check_dictionary_pages(stored_file(store, upload.sha256), set(raw.columns.values()))
         spilled = spill_upload(
             raw,
             upload_validator(store, upload, policy, now),
@@ -464,21 +468,24 @@ def _ingest_locked(
         )
         if spilled.rows_read == 0:
             raise FileRefused("the file has no data rows", code="no_data_rows")
-        judged = judge(spilled.rows_read, spilled.rejects.read())
-        refused = refusal(judged, policy.max_rejected_share, policy.carriers)
-        if refused is not None:
-            raise FileRefused(
-                refused,
-                code="mostly_rejected",
-                **refusal_params(judged, policy.max_rejected_share, policy.carriers),
-            )
+        rejected = sum(spilled.by_reason.values())
+        # The rejects are read back (reasons, examples) only for a file the counts already
+        # show mostly rejected: refusal() answers None below the share whatever they hold.
+        if rejected > policy.max_rejected_share * spilled.rows_read:
+            judged = judge(spilled.rows_read, spilled.rejects.read())
+            refused = refusal(judged, policy.max_rejected_share, policy.carriers)
+            if refused is not None:
+                raise FileRefused(
+                    refused,
+                    code="mostly_rejected",
+                    **refusal_params(judged, policy.max_rejected_share, policy.carriers),
+                )
         hook("validated")
         out = write_partitions(
             store, upload.id, spilled, scratch=scratch, limits=limits, written=written
         )
         hook("files_written")
         accepted = sum(m[3] for m in out.manifest)
-        rejected = sum(spilled.by_reason.values())
         by_reason = {r: spilled.by_reason[r] for r in REJECT_REASONS if r in spilled.by_reason}
         duplicates = out.within + out.already
         with store.transaction() as db:
@@ -558,12 +565,13 @@ def ingest_file(
             carrier=carrier,
             known=sorted(policy.carriers),
         )
-    upload = register_upload(
-        store, path, carrier=carrier, filename=path.name, source=source, uploaded_by=uploaded_by
-    )
-    if upload.duplicate:
-        return upload
-    return ingest_upload(store, upload.id, policy, now=now, on_step=on_step, limits=limits)
+    with store.kept_open():
+        upload = register_upload(
+            store, path, carrier=carrier, filename=path.name, source=source, uploaded_by=uploaded_by
+        )
+        if upload.duplicate:
+            return upload
+        return ingest_upload(store, upload.id, policy, now=now, on_step=on_step, limits=limits)
 
 
 def accept_upload(

@@ -22,6 +22,12 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "该数据目录中没有数据存储；请检查 --data-dir 是否正确。",
         "This data folder holds no store; check --data-dir.",
     ),
+    "err.dictionary_too_large": (
+        "列 {column} 的字典页解码后约 {mib} MiB，超过一次上传允许解码的上限；"
+        "请让导出系统按较小的行组写出（每组不超过 1,000,000 行）后重新上传。",
+        "column {column} has a dictionary page of about {mib} MiB, over the limit an upload "
+        "may decode at once; export with smaller row groups (at most 1,000,000 rows each)",
+    ),
     "err.validation_error": (
         "请求参数有误：{fields}。",
         "invalid request: {fields}",

@@ -8,8 +8,10 @@ import subprocess
 import sys
 import tempfile
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -17,10 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import ingest.stream as stream
+from core.events import IDENTITY
 from core.policy import load_policy
 from core.store import Store
-from ingest.stream import STORED_ORDER, IngestLimits
+from ingest.stream import STORED_ORDER, IngestLimits, unique_events
 from ingest.synthetic import write_flat
+from ingest.upkeep import compact_store
 from ingest.uploads import Upload, ingest_file
 from tests.factories import (
     CENTER,
@@ -104,7 +109,9 @@ def test_batches_spills_and_buckets_never_change_what_is_stored(
         clean = make_store(root / "clean")
         expected = _ingest(clean, whole)
         small = make_store(root / "small")
-        got = _ingest(small, whole, limits)
+        hash_from = data.draw(st.sampled_from([0, 10**9]), label="hash from rows")
+        with patch.object(stream, "_HASH_FROM_ROWS", hash_from):  # both de-duplications
+            got = _ingest(small, whole, limits)
         assert _stats(got) == _stats(expected)
         assert got.rows_read == got.accepted + got.rejected + got.duplicates == len(rows)
         assert _identities(small) == _identities(clean)
@@ -127,9 +134,13 @@ def test_batches_spills_and_buckets_never_change_what_is_stored(
         assert _reports(split) == _reports(clean)
 
 
-def test_a_partition_cut_in_waybill_ranges_is_one_file_in_stored_order(tmp_path: Path) -> None:
-    """A partition larger than a bucket is written as one file whose rows are in the stored
-    order across its ranges, keeping the first occurrence (lowest row) of each event."""
+def test_a_partition_cut_in_waybill_ranges_is_one_file_sorted_later_by_the_upkeep(
+    tmp_path: Path,
+) -> None:
+    """A partition larger than a bucket is written as one file whose row groups follow the
+    waybill ranges, each range in row order (nothing sorted on the write path), keeping the
+    first occurrence (lowest row) of each event; the upkeep job's compaction then rewrites it
+    in the stored order with the same events."""
     rows = [
         scan(f"ZT7{(n * 7919) % 1000:09d}", kind, CENTER if kind == "depart" else HUB, at)
         for n in range(60)
@@ -141,10 +152,44 @@ def test_a_partition_cut_in_waybill_ranges_is_one_file_in_stored_order(tmp_path:
     assert (up.accepted, up.duplicates) == (120, 24)
     files = store.event_files()
     assert len(files) == 1
-    assert pq.ParquetFile(files[0]).metadata.num_row_groups > 10  # one group per range at least
+    meta = pq.ParquetFile(files[0]).metadata
+    assert meta.num_row_groups > 10  # one group per range at least
+    groups = [meta.row_group(i).column(1).statistics for i in range(meta.num_row_groups)]
+    assert meta.schema.column(1).name == "waybill_no"
+    assert all(a.max < b.min for a, b in pairwise(groups))  # ranges
     stored = pl.read_parquet(files[0])
-    assert stored.equals(stored.sort(*STORED_ORDER))
     assert stored["row_no"].max() == 120  # no repeat (rows 121..) was kept
+    assert not stored.equals(stored.sort(*STORED_ORDER))  # row order, not sorted
+    before = stored_events(store)
+
+    done = compact_store(store, now=NOW)
+    assert [(c["files"], c["rows"]) for c in done["compacted"]] == [(1, 120)]
+    (compacted,) = store.event_files()
+    again = pl.read_parquet(compacted)
+    assert again.equals(again.sort(*STORED_ORDER))
+    assert stored_events(store).equals(before)
+    assert compact_store(store, now=NOW)["compacted"] == []  # sorted files are left alone
+
+
+def test_hash_collisions_never_drop_an_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows whose identity hashes collide are compared whole: with every hash equal, the
+    result is still the first row of each identity, in row order."""
+    rows = [
+        scan(f"ZT7{n % 7:09d}", "depart", CENTER, BASE + timedelta(hours=n % 3)) for n in range(40)
+    ]
+    events = (
+        pl.DataFrame(rows)
+        .with_columns(pl.lit("ZTO").alias("carrier"))
+        .with_row_index("row_no", offset=1)
+        .with_columns(pl.col("row_no").cast(pl.Int64))
+    )
+    expected = events.filter(pl.struct(IDENTITY).is_first_distinct())
+    assert 0 < expected.height < events.height
+    monkeypatch.setattr(stream, "_HASH_FROM_ROWS", 0)
+    assert unique_events(events).equals(expected)
+    monkeypatch.setattr(stream, "_identity_hashes", lambda e: pl.Series([7] * e.height))
+    assert unique_events(events).equals(expected)
+    assert unique_events(events.reverse()).equals(expected)  # row order, whatever the input
 
 
 def test_repeats_of_stored_events_are_found_in_every_range(tmp_path: Path) -> None:

@@ -6,12 +6,15 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
 from core.policy import Policy
 from core.store import Store
 from ingest import upkeep
+from ingest.stream import STORED_ORDER
 from ingest.upkeep import RETIRED_GRACE, clean_store, compact_store
 from ingest.uploads import get_upload, register_upload
 from subsidy.closing import close_month
@@ -140,6 +143,24 @@ def test_compaction_rewrites_a_crowded_partition_as_one_file_with_the_same_event
     assert (again.accepted, again.duplicates) == (0, 3)
 
 
+def test_a_large_partition_is_compacted_in_waybill_ranges_in_the_stored_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sorted a waybill range at a time (memory follows the range): one file, every event
+    once, in the stored order across the ranges, the same reports."""
+    _daily_exports(store, 10)
+    events, may = stored_events(store), report(store, "2023-05", NOW)
+    monkeypatch.setattr(upkeep, "COMPACT_BUCKET_ROWS", 7)
+    done = compact_store(store, now=NOW)
+    assert done["compacted"] == [{"carrier": "ZTO", "month": "2023-05", "files": 10, "rows": 30}]
+    (compacted,) = store.event_files(months=["2023-05"])
+    assert pq.ParquetFile(compacted).metadata.num_row_groups >= 4  # one range or more each
+    stored = pl.read_parquet(compacted)
+    assert stored.equals(stored.sort(*STORED_ORDER, "upload_id", "row_no"))
+    assert_frame_equal(stored_events(store), events)
+    assert report(store, "2023-05", NOW) == may
+
+
 def test_retired_files_go_after_the_grace_period_unless_a_closed_month_needs_them(
     store: Store, policy: Policy
 ) -> None:
@@ -162,11 +183,16 @@ def test_retired_files_go_after_the_grace_period_unless_a_closed_month_needs_the
     assert len(store.event_files(version=pinned)) == 9  # May's snapshot is still whole
 
 
-def test_a_partition_with_few_files_is_left_alone(store: Store) -> None:
+def test_a_partition_with_few_files_is_sorted_once_then_left_alone(store: Store) -> None:
+    """Uploads' files are not in the stored order (the ingest does not sort): the upkeep
+    rewrites their partition once, then leaves its few compacted files alone."""
     _daily_exports(store, 3)
     done = compact_store(store, now=NOW)
-    assert done["from_version"] == done["to_version"] and done["compacted"] == []
-    assert len(store.event_files()) == 3
+    assert [c["files"] for c in done["compacted"]] == [3]
+    assert len(store.event_files()) == 1
+    again = compact_store(store, now=NOW)
+    assert again["from_version"] == again["to_version"] and again["compacted"] == []
+    assert len(store.event_files()) == 1
 
 
 def test_a_crash_during_compaction_leaves_the_store_as_it_was(
