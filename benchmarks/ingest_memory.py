@@ -105,6 +105,8 @@ def run_ingest(
     first = answer[0] if isinstance(answer, list) and answer else answer
     keys = ("status", "rows_read", "accepted", "rejected", "duplicates", "error", "refusal")
     outcome = {k: first.get(k) for k in keys} if isinstance(first, dict) else {"raw": first}
+    if isinstance(outcome.get("rejected"), dict):  # a preview's: {reason: {count, examples}}
+        outcome["rejected"] = sum(r["count"] for r in outcome["rejected"].values())
     shutil.rmtree(data_dir, ignore_errors=True)
     return {
         "seconds": round(seconds, 2),
