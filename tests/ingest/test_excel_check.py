@@ -6,7 +6,7 @@ milliseconds."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
@@ -197,3 +197,23 @@ def test_excel_times_keep_their_milliseconds(
     carriers = report(store, "2023-05", cst(2023, 6, 1), policy)["carriers"]
     jt = next(c for c in carriers if c["carrier"] == "JT")
     assert (jt["eligible_parcels"], jt["ineligible"]["late_hub_arrival"]) == (1, 1)
+
+
+def test_parquet_split_date_and_timestamp_clock_keep_their_milliseconds(
+    store: Store, policy: Policy, tmp_path: Path
+) -> None:
+    """The same split in Parquet: 扫描日期 a date column, 扫描时间 a timestamp holding the
+    time of day (as a spreadsheet saved it), milliseconds kept."""
+    rows = _ms_rows(split=True)
+    frame = pl.DataFrame(
+        [[*r[:4], datetime.combine(date(1899, 12, 31), r[4])] for r in rows[1:]],
+        schema=rows[0],
+        orient="row",
+    )
+    path = tmp_path / "split.parquet"
+    frame.write_parquet(path)
+    upload = ingest_file(store, path, policy, carrier="JT", now=NOW)
+    assert (upload.status, upload.accepted) == ("ingested", 4)
+    got = stored_events(store)["scan_time"].dt.strftime("%m-%d %H:%M:%S%.3f").to_list()
+    assert got == ["05-01 12:30:15.123", "05-01 15:00:00.999", "05-01 15:00:00.997",
+                   "05-08 15:00:00.999"]  # fmt: skip
