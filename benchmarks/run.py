@@ -414,6 +414,11 @@ def main(argv: list[str] | None = None) -> None:
         "canonical: the same rows, all Parquet (ingest.synthetic --shapes)",
     )
     a = p.parse_args(argv)
+    if a.shapes == "mixed" and a.command not in ("generate", "full"):
+        p.error(
+            "--shapes mixed is measured by generate and full (the DuckDB peer, the floor and "
+            "the next day read Parquet); use --shapes canonical for the same rows"
+        )
     a.root.mkdir(parents=True, exist_ok=True)
     COMMANDS[a.command](a)
 
