@@ -162,14 +162,18 @@ def check_excel(path: Path, fmt: str, max_uncompressed: int) -> str:
 
     An ``.xlsx`` is checked from its zip directory and the first rows of each sheet's XML
     (:func:`_xlsx_tops`), never loading a sheet or the whole string table: the check of a
-    1M-row workbook costs what a small one's does. An ``.xls`` (at most 65,536 rows a
-    sheet) is opened with calamine."""
+    1M-row workbook costs what a small one's does. A workbook laid out otherwise than this
+    reading expects (parts where no common writer puts them, XML it cannot parse) is judged
+    by calamine instead, as an ``.xls`` (at most 65,536 rows a sheet) always is: the check
+    never refuses what the ingest would read."""
     _check_size(path, fmt, max_uncompressed)
+    tops = None
     if fmt == "xlsx":
         try:
             tops = _xlsx_tops(path)
-        except (zipfile.BadZipFile, OSError, ValueError, KeyError, ParseError) as exc:
-            raise _unreadable(fmt, exc) from None
+        except (zipfile.BadZipFile, OSError, ValueError, KeyError, ParseError):
+            tops = None  # calamine judges it (and says why it is damaged, if it is)
+    if tops is not None:
         first: FileRefused | None = None
         found: list[bool] = []
         for rows, has_data in tops:
@@ -195,10 +199,16 @@ def check_excel(path: Path, fmt: str, max_uncompressed: int) -> str:
 
 
 # -- the first rows of an .xlsx, from its XML ------------------------------------------------
-_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-_PKG = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _COLUMN = re.compile(r"^([A-Z]+)([0-9]+)$")
+
+
+def _local(tag: str) -> str:
+    """An element's name without its namespace (transitional and strict OOXML alike)."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _children(element: Any, name: str) -> list[Any]:
+    return [child for child in element if _local(child.tag) == name]
 
 
 def _column_index(ref: str | None, default: int) -> int:
@@ -216,10 +226,10 @@ def _text_of(element: Any) -> str:
     runs ``<r>``; phonetic runs ``<rPh>`` are left out."""
     parts: list[str] = []
     for child in element:
-        if child.tag == f"{_MAIN}t":
+        if _local(child.tag) == "t":
             parts.append(child.text or "")
-        elif child.tag == f"{_MAIN}r":
-            parts += [t.text or "" for t in child.iter(f"{_MAIN}t")]
+        elif _local(child.tag) == "r":
+            parts += [t.text or "" for t in _children(child, "t")]
     return "".join(parts)
 
 
@@ -234,25 +244,31 @@ def _number_text(value: str) -> str:
     return repr(number)
 
 
-def _sheet_paths(archive: zipfile.ZipFile) -> list[str]:
-    """The worksheets' paths inside the zip, in the workbook's sheet order."""
-    targets: dict[str, str] = {}
+def _sheet_paths(archive: zipfile.ZipFile) -> tuple[list[str], str | None]:
+    """The worksheets' paths inside the zip, in the workbook's sheet order, and the shared
+    strings' path (from the workbook's relationships)."""
+    targets: dict[str, tuple[str, str]] = {}
     with archive.open("xl/_rels/workbook.xml.rels") as fh:
         for _event, el in iterparse(fh):
-            if el.tag == f"{_PKG}Relationship":
+            if _local(el.tag) == "Relationship":
                 target = el.get("Target", "")
                 if target.startswith("/"):
-                    targets[el.get("Id", "")] = target.lstrip("/")
+                    target = target.lstrip("/")
                 else:
-                    targets[el.get("Id", "")] = posixpath.normpath(posixpath.join("xl", target))
+                    target = posixpath.normpath(posixpath.join("xl", target))
+                targets[el.get("Id", "")] = (el.get("Type", ""), target)
     paths: list[str] = []
     with archive.open("xl/workbook.xml") as fh:
         for _event, el in iterparse(fh):
-            if el.tag == f"{_MAIN}sheet":
-                target = targets.get(el.get(_REL, ""), "")
-                if target.startswith("xl/worksheets/"):
+            if _local(el.tag) == "sheet":
+                rel = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+                kind, target = targets.get(rel, ("", ""))
+                if kind.endswith("/worksheet"):
                     paths.append(target)
-    return paths
+    if not paths:
+        raise ValueError("no worksheet found in the workbook's relationships")
+    strings = [t for kind, t in targets.values() if kind.endswith("/sharedStrings")]
+    return paths, strings[0] if strings else None
 
 
 #: One row of a sheet's top: its 1-based row number and its cells (column index, kind, value).
@@ -268,18 +284,18 @@ def _sheet_top(fh: IO[bytes]) -> tuple[list[tuple[int, _Cells]], bool]:
     more = False
     number = 0
     for _event, el in iterparse(fh):
-        if el.tag != f"{_MAIN}row":
+        if _local(el.tag) != "row":
             continue
         number = int(el.get("r") or number + 1)
         cells: _Cells = []
-        for position, c in enumerate(el.iter(f"{_MAIN}c")):
+        for position, c in enumerate(_children(el, "c")):
             kind = c.get("t", "n")
             if kind == "inlineStr":
-                node = c.find(f"{_MAIN}is")
-                value = _text_of(node) if node is not None else ""
+                nodes = _children(c, "is")
+                value = _text_of(nodes[0]) if nodes else ""
             else:
-                v = c.find(f"{_MAIN}v")
-                value = v.text or "" if v is not None else ""
+                nodes = _children(c, "v")
+                value = (nodes[0].text or "") if nodes else ""
             if value != "":
                 cells.append((_column_index(c.get("r"), position), kind, value))
         el.clear()
@@ -294,16 +310,18 @@ def _sheet_top(fh: IO[bytes]) -> tuple[list[tuple[int, _Cells]], bool]:
     return rows, more
 
 
-def _shared_strings(archive: zipfile.ZipFile, wanted: set[int]) -> dict[int, str]:
+def _shared_strings(
+    archive: zipfile.ZipFile, member: str | None, wanted: set[int]
+) -> dict[int, str]:
     """The shared strings of the given indices, read until the largest of them."""
-    if not wanted or "xl/sharedStrings.xml" not in archive.namelist():
+    if not wanted or member is None:
         return {}
     out: dict[int, str] = {}
     last = max(wanted)
     index = 0
-    with archive.open("xl/sharedStrings.xml") as fh:
+    with archive.open(member) as fh:
         for _event, el in iterparse(fh):
-            if el.tag != f"{_MAIN}si":
+            if _local(el.tag) != "si":
                 continue
             if index in wanted:
                 out[index] = _text_of(el)
@@ -321,7 +339,8 @@ def _xlsx_tops(path: Path) -> list[tuple[list[list[str]], Any]]:
     out: list[tuple[list[list[str]], Any]] = []
     with zipfile.ZipFile(path) as archive:
         tops = []
-        for member in _sheet_paths(archive):
+        members, shared = _sheet_paths(archive)
+        for member in members:
             with archive.open(member) as fh:
                 tops.append(_sheet_top(fh))
         wanted = {
@@ -331,7 +350,7 @@ def _xlsx_tops(path: Path) -> list[tuple[list[list[str]], Any]]:
             for _col, kind, value in cells
             if kind == "s" and value.isdigit()
         }
-        strings = _shared_strings(archive, wanted)
+        strings = _shared_strings(archive, shared, wanted)
     for rows, more in tops:
         if not rows:
             out.append(([], lambda _header: False))

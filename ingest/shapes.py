@@ -64,7 +64,7 @@ class Shape:
     #: ``iso`` with +08:00, ``epoch_ms``; a workbook writes date-time cells
     time: str = "wall"
     encoding: str = "utf-8"
-    #: a title line above the header (``{month}``: the file's first scan month)
+    #: a title line above the header (``{month}``: the month most of the file's scans are of)
     title: str | None = None
     #: waybills made only of digits written as number cells (workbooks)
     number_waybills: bool = False
@@ -217,8 +217,8 @@ def _columns(shape: Shape, reg: Registry, text_times: bool) -> list[pl.Expr]:
 def _title(shape: Shape, frame: pl.DataFrame) -> str | None:
     if shape.title is None:
         return None
-    first = frame["scan_time"].min() if frame.height else None
-    month = f"{first:%Y-%m}" if isinstance(first, datetime) else ""
+    months = frame["scan_time"].dt.strftime("%Y-%m").drop_nulls()
+    month = months.mode().sort()[-1] if months.len() else ""  # the month most rows are of
     return shape.title.format(month=month)
 
 

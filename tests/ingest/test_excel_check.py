@@ -217,3 +217,20 @@ def test_parquet_split_date_and_timestamp_clock_keep_their_milliseconds(
     got = stored_events(store)["scan_time"].dt.strftime("%m-%d %H:%M:%S%.3f").to_list()
     assert got == ["05-01 12:30:15.123", "05-01 15:00:00.999", "05-01 15:00:00.997",
                    "05-08 15:00:00.999"]  # fmt: skip
+
+
+def test_a_workbook_laid_out_unexpectedly_is_judged_by_calamine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the light reading cannot follow the workbook's parts, calamine judges it: the
+    check never refuses what the ingest would read."""
+    path = xlsxwriter_book([("s", excel_rows(JT))])(tmp_path / "w.xlsx")
+
+    def unexpected(_archive: object) -> None:
+        raise KeyError("xl/_rels/workbook.xml.rels")
+
+    monkeypatch.setattr("ingest.excel._sheet_paths", unexpected)
+    assert check_upload(path, **LIMITS) == "xlsx"
+    header_only = xlsxwriter_book([("s", HEADER_ONLY)])(tmp_path / "h.xlsx")
+    with pytest.raises(FileRefused, match="no data rows"):
+        check_upload(header_only, **LIMITS)
