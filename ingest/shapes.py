@@ -43,8 +43,9 @@ WORDS: dict[str, dict[str, str]] = {
 UNKNOWN_WORD = "中转扫描"
 
 #: Fields a shape's column may hold: the canonical ones, and ``site_name`` (the site's
-#: registered name, the code when it has none), ``site_alias`` (its first alias, else the
-#: name, else the code), ``next_site_name``, ``scan_date`` and ``scan_clock`` (a split time).
+#: registered name, the code when it has none), ``site_alias`` (the alias exports use, the
+#: code when it has none), ``next_site_name``, ``carrier_name`` (the carrier's Chinese name),
+#: ``scan_date`` and ``scan_clock`` (a split time).
 FIELDS = ("waybill_no", "scan_type", "site_code", "site_name", "site_alias", "scan_time",
           "scan_date", "scan_clock", "carrier", "carrier_name", "next_site_code",
           "next_site_name")  # fmt: skip
@@ -69,6 +70,13 @@ class Shape:
     #: waybills made only of digits written as number cells (workbooks)
     number_waybills: bool = False
     description: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        unknown = [name for name, _header in self.columns if name not in FIELDS]
+        if unknown or self.container not in ("csv", "tsv", "xlsx", "xls"):
+            raise ValueError(f"shape of unknown fields {unknown} or container {self.container}")
+        if self.words not in WORDS or self.time not in ("wall", "slash", "iso", "epoch_ms"):
+            raise ValueError(f"shape of unknown words {self.words!r} or time {self.time!r}")
 
 
 #: Carrier code -> its export shape.
