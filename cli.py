@@ -319,7 +319,10 @@ def cmd_demo(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     year, month = parse_month(args.start)
     work = Path(tempfile.mkdtemp(prefix="demo-", dir=store.tmp_dir))
     try:
-        generate(work, args.parcels, args.seed, "month", date(year, month, 1), args.months)
+        generate(
+            work, args.parcels, args.seed, "month", date(year, month, 1), args.months,
+            shapes=args.shapes,
+        )  # fmt: skip
         sites = import_sites(store, work / "sites.csv", actor="demo")
         print(f"sites registry: {sites['sites']} sites of Jiyang's towns and streets")
         for folder in sorted(p for p in (work / "scans").iterdir() if p.is_dir()):
@@ -327,10 +330,11 @@ def cmd_demo(args: argparse.Namespace, store: Store, policy: Policy) -> int:
                 ingest_file(
                     store, path, policy, carrier=folder.name, now=now_local(), source="demo"
                 )
-                for path in sorted(folder.glob("*.parquet"))
+                for path in sorted(folder.iterdir())
             ]
+            kinds = ", ".join(sorted({u.format or "?" for u in done}))
             print(
-                f"{folder.name}: {len(done)} monthly exports, "
+                f"{folder.name}: {len(done)} monthly exports ({kinds}), "
                 f"{sum(u.rows_read for u in done)} scans read, "
                 f"{sum(u.accepted for u in done)} stored, "
                 f"{sum(u.rejected for u in done)} rejected, "
@@ -446,6 +450,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--start", default=DEMO_START, help="first month, YYYY-MM")
     demo.add_argument("--months", type=int, default=DEMO_MONTHS, help="how many months")
     demo.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
+    demo.add_argument(
+        "--shapes",
+        choices=("mixed", "parquet"),
+        default="mixed",
+        help="mixed (default): every other export of each carrier in its own words and format "
+        "(J&T .xlsx, ZTO's epoch-millisecond CSV, GB18030 CSV, TSV, .xls); parquet: all "
+        "canonical Parquet",
+    )
     demo.set_defaults(func=cmd_demo)
 
     spark = sub.add_parser(

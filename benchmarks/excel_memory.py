@@ -9,14 +9,15 @@ The workbook is written once by xlsxwriter (constant-memory mode, as export tool
 large sheets) under ``ROOT/input``: a title line, then the header 运单号, 扫描类型, 扫描网点,
 扫描时间, 下一站; waybills as number cells, scan types in J&T's words, times as date-time
 cells. A child ``parcel-subsidy ingest`` (``python -m cli``) ingests it into a fresh data
-dir and reports its own ``VmHWM``; the wall time is taken around it. One JSON line is
-appended to ``benchmarks/results/results.jsonl``.
+dir and reports its own ``VmHWM``; the wall time and the child's CPU seconds are taken around
+it. One JSON line is appended to ``benchmarks/results/results.jsonl``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -68,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(data, ignore_errors=True)
     command = [sys.executable, "-c", _CHILD, "--data-dir", str(data), "ingest", str(source)]
     began = time.perf_counter()
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run([*command, "--carrier", "JT"], capture_output=True, text=True)
     seconds = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
     peak = next(
         int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("VMHWM")
     )
@@ -78,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": args.rows,
         "bytes": source.stat().st_size,
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),  # steadier than wall time on a shared machine
         "peak_rss_gib": round(peak / (1 << 30), 3),
         "exit": done.returncode,
         "output": done.stdout.strip().splitlines()[-1:],

@@ -3,13 +3,14 @@
 Usage::
 
     python -m benchmarks.ingest_memory --rows 5000000 [--shapes many,one,multi,csv,expands]
-        [--root /tmp/parcel-bench/memory] [--code DIR]
+        [--root /tmp/parcel-bench/memory] [--code DIR] [--check]
 
 Each shape is generated once (``ingest.synthetic.write_flat``) under ``ROOT/input``, then
 ingested by a child ``parcel-subsidy ingest`` (``python -m cli``) into a fresh data dir; the
 child reports its own ``VmHWM`` (peak resident memory) and the wall time is taken around it.
 ``--code DIR`` runs the CLI of another checkout of the project (``git archive main``: the
-figures before a change), with this one's Python.
+figures before a change), with this one's Python. ``--check`` runs the preview
+(``ingest --check``) instead of the ingest: same file, same child, nothing stored.
 
 Shapes: ``many`` Parquet in row groups of 1M rows, uploaded for ZTO; ``one`` the same rows in
 ONE row group; ``multi`` three carriers in one file, ingested without a carrier (an admin);
@@ -76,10 +77,14 @@ def make_input(root: Path, shape: str, rows: int) -> tuple[Path, list[str]]:
     return path, carrier
 
 
-def run_ingest(code: Path, data_dir: Path, path: Path, carrier: list[str]) -> dict[str, Any]:
-    """``parcel-subsidy ingest`` in a child process: seconds, peak RSS, its JSON answer."""
+def run_ingest(
+    code: Path, data_dir: Path, path: Path, carrier: list[str], *, check: bool = False
+) -> dict[str, Any]:
+    """``parcel-subsidy ingest [--check]`` in a child process: seconds, peak RSS, its JSON
+    answer."""
     shutil.rmtree(data_dir, ignore_errors=True)
     cmd = [sys.executable, "-B", "-c", _CHILD, "--data-dir", str(data_dir), "ingest"]
+    cmd += ["--check"] if check else []
     t0 = time.perf_counter()
     done = subprocess.run(
         [*cmd, "--format", "json", str(path), *carrier],
@@ -98,8 +103,10 @@ def run_ingest(code: Path, data_dir: Path, path: Path, carrier: list[str]) -> di
     if isinstance(answer, dict) and answer.get("files"):
         answer = answer["files"]
     first = answer[0] if isinstance(answer, list) and answer else answer
-    keys = ("status", "rows_read", "accepted", "rejected", "duplicates", "error")
+    keys = ("status", "rows_read", "accepted", "rejected", "duplicates", "error", "refusal")
     outcome = {k: first.get(k) for k in keys} if isinstance(first, dict) else {"raw": first}
+    if isinstance(outcome.get("rejected"), dict):  # a preview's: {reason: {count, examples}}
+        outcome["rejected"] = sum(r["count"] for r in outcome["rejected"].values())
     shutil.rmtree(data_dir, ignore_errors=True)
     return {
         "seconds": round(seconds, 2),
@@ -116,15 +123,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--shapes", default=",".join(SHAPES))
     p.add_argument("--root", type=Path, default=Path("/tmp/parcel-bench/memory"))
     p.add_argument("--code", type=Path, default=Path(__file__).resolve().parent.parent)
+    p.add_argument("--check", action="store_true", help="measure the preview, not the ingest")
     a = p.parse_args(argv)
     figures = {}
     for shape in a.shapes.split(","):
         path, carrier = make_input(a.root / "input", shape, a.rows)
-        result = run_ingest(a.code, a.root / "data", path, carrier)
+        result = run_ingest(a.code, a.root / "data", path, carrier, check=a.check)
         result["file_mib"] = round(path.stat().st_size / 2**20, 1)
         figures[shape] = result
-        print(json.dumps({"shape": shape, "rows": a.rows, **result}), flush=True)
-    line = {"kind": "ingest_memory", "rows": a.rows, "code": str(a.code), "figures": figures}
+        print(json.dumps({"shape": shape, "rows": a.rows, "check": a.check, **result}), flush=True)
+    kind = "preview_memory" if a.check else "ingest_memory"
+    line = {"kind": kind, "rows": a.rows, "code": str(a.code), "figures": figures}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps({**line, "machine": machine()}) + "\n")

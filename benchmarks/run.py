@@ -2,7 +2,7 @@
 
 Usage (see ``benchmarks/README.md``)::
 
-    python -m benchmarks.run generate    --parcels N [--layout month|day]
+    python -m benchmarks.run generate    --parcels N [--layout month|day] [--shapes mixed]
     python -m benchmarks.run full        --parcels N   # fresh store: ingest all, every report
     python -m benchmarks.run peer        --parcels N   # our report rebuild, then DuckDB's over
                                                        # the store's files and the raw uploads
@@ -14,6 +14,9 @@ Every measured step runs in a child process; its wall time is measured here and 
 read from ``os.wait4`` (the child's own ``ru_maxrss``). Each run appends one JSON line to
 ``benchmarks/results/results.jsonl``: machine, library versions, N, figures and ratios.
 Data lives under ``--root`` (default ``$PARCEL_BENCH_DIR`` or ``/tmp/parcel-bench``).
+``--shapes mixed`` generates (and ``full`` ingests) a set where every other export of each
+carrier comes in its own words and format (``ingest.synthetic``, ``ingest.shapes``);
+``--shapes canonical`` the same rows as Parquet, to compare with.
 """
 
 from __future__ import annotations
@@ -122,6 +125,7 @@ def record(kind: str, args: argparse.Namespace, figures: dict[str, Any]) -> dict
         "at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "parcels": args.parcels,
         "layout": args.layout,
+        "shapes": args.shapes,
         "machine": machine(),
         **figures,
     }
@@ -132,29 +136,35 @@ def record(kind: str, args: argparse.Namespace, figures: dict[str, Any]) -> dict
     return line
 
 
-def latest(kind: str, parcels: int, layout: str) -> dict[str, Any] | None:
+def latest(kind: str, parcels: int, layout: str, shapes: str = "parquet") -> dict[str, Any] | None:
     """The last recorded run of ``kind`` at this size, if any."""
     if not RESULTS.exists():
         return None
     found = None
     for text in RESULTS.read_text(encoding="utf-8").splitlines():
         line = json.loads(text)
-        if (line.get("run"), line.get("parcels"), line.get("layout")) == (kind, parcels, layout):
+        key = (line.get("run"), line.get("parcels"), line.get("layout"))
+        if key == (kind, parcels, layout) and line.get("shapes", "parquet") == shapes:
             found = line
     return found
 
 
 # -- locations ------------------------------------------------------------------------------
+def _suffix(a: argparse.Namespace) -> str:
+    return "" if a.shapes == "parquet" else f"-{a.shapes}"
+
+
 def input_dir(a: argparse.Namespace) -> Path:
-    return a.input or a.root / f"input-p{a.parcels}-{a.layout}"
+    return a.input or a.root / f"input-p{a.parcels}-{a.layout}{_suffix(a)}"
 
 
 def store_dir(a: argparse.Namespace) -> Path:
-    return a.root / f"store-p{a.parcels}-{a.layout}"
+    return a.root / f"store-p{a.parcels}-{a.layout}{_suffix(a)}"
 
 
 def input_files(a: argparse.Namespace) -> list[Path]:
-    return sorted((input_dir(a) / "scans").glob("*/*.parquet"))
+    """Every export of the set: Parquet, and with ``--shapes mixed`` workbooks, CSV, TSV."""
+    return sorted(p for p in (input_dir(a) / "scans").glob("*/*") if p.is_file())
 
 
 def period(a: argparse.Namespace) -> tuple[list[str], datetime]:
@@ -196,9 +206,13 @@ def cmd_generate(a: argparse.Namespace) -> dict[str, Any]:
         return json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     m = measure(
         [PY, "-m", "ingest.synthetic", "--parcels", str(a.parcels), "--out", str(target),
-         "--layout", a.layout],
+         "--layout", a.layout, "--shapes", a.shapes],
         label="generate",
     )  # fmt: skip
+    if a.shapes != "parquet":
+        record("generate", a, {"generate_seconds": round(m.seconds, 3),
+                               "generate_peak_rss_gib": round(m.peak_rss / 2**30, 3),
+                               "counts": m.json()})  # fmt: skip
     return m.json()
 
 
@@ -231,6 +245,10 @@ def cmd_full(a: argparse.Namespace) -> dict[str, Any]:
         {
             "rows": stats["rows_read"],
             "input_files": len(files),
+            "input_files_by_format": {
+                suffix: sum(1 for f in files if f.suffix == suffix)
+                for suffix in sorted({f.suffix for f in files})
+            },
             "input_mib": round(input_bytes / 2**20, 1),
             "as_of": as_of_text(a),
             "ingest": stats,
@@ -252,7 +270,7 @@ def cmd_full(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _ensure_full(a: argparse.Namespace) -> dict[str, Any]:
-    done = latest("full", a.parcels, a.layout)
+    done = latest("full", a.parcels, a.layout, a.shapes)
     if done is None or not (store_dir(a) / "parcel_subsidy.sqlite").exists():
         done = cmd_full(a)
     return done
@@ -414,7 +432,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--input", type=Path, default=None, help="an existing generated data set")
     p.add_argument("--as-of", default=None, help="default: the end of the generated period")
+    p.add_argument(
+        "--shapes",
+        choices=("parquet", "mixed", "canonical"),
+        default="parquet",
+        help="mixed: every other export of each carrier in its own words and format; "
+        "canonical: the same rows, all Parquet (ingest.synthetic --shapes)",
+    )
     a = p.parse_args(argv)
+    if a.shapes == "mixed" and a.command not in ("generate", "full"):
+        p.error(
+            "--shapes mixed is measured by generate and full (the DuckDB peer, the floor and "
+            "the next day read Parquet); use --shapes canonical for the same rows"
+        )
     a.root.mkdir(parents=True, exist_ok=True)
     COMMANDS[a.command](a)
 

@@ -45,15 +45,28 @@ PREVIEW_KEYS: tuple[str, ...] = (
 
 
 def preview_file(
-    store: Store, path: Path, policy: Policy, *, carrier: str | None, now: datetime
+    store: Store,
+    path: Path,
+    policy: Policy,
+    *,
+    carrier: str | None,
+    now: datetime,
+    limits: IngestLimits | None = None,
 ) -> dict[str, Any]:
     """The preview of ``path`` as an upload of ``carrier`` judged at ``now`` (see the module
-    docstring). Never raises for the file's content: a refused file answers ``refusal``."""
-    return explain_file(store, path, policy, carrier=carrier, now=now)[0]
+    docstring). Never raises for the file's content: a refused file answers ``refusal``.
+    ``limits``: how much is held at once, as in an ingest (default :class:`IngestLimits`)."""
+    return explain_file(store, path, policy, carrier=carrier, now=now, limits=limits)[0]
 
 
 def explain_file(
-    store: Store, path: Path, policy: Policy, *, carrier: str | None, now: datetime
+    store: Store,
+    path: Path,
+    policy: Policy,
+    *,
+    carrier: str | None,
+    now: datetime,
+    limits: IngestLimits | None = None,
 ) -> tuple[dict[str, Any], FileRefused | UploadConflict | None]:
     """:func:`preview_file`'s answer and the refusal a real upload would get, as the error
     (its code and params word it in another language), or ``None``."""
@@ -92,7 +105,7 @@ def explain_file(
             site_names=site_lookup(store),
         )
         # the real ingest's two phases, into scratch: memory follows the limits, not the file
-        limits = IngestLimits()
+        limits = limits or IngestLimits()
         spilled = spill_upload(raw, check, scratch, limits, store.open_write)
         try:
             if spilled.rows_read == 0:

@@ -224,7 +224,7 @@ def _as_text(name: str, kind: str, part: str = "") -> pl.Expr:
     """A column as text; a timestamp's date (``part="date"``) or time of day (``"time"``)."""
     expr = pl.col(name)
     if kind == "timestamp" and part:
-        return expr.dt.strftime("%Y-%m-%d" if part == "date" else "%H:%M:%S")
+        return expr.dt.strftime("%Y-%m-%d" if part == "date" else "%H:%M:%S%.f")
     return expr.cast(pl.String, strict=False)
 
 

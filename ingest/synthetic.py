@@ -4,7 +4,7 @@ Usage::
 
     python -m ingest.synthetic --parcels N --out DIR [--seed S] [--layout day|month]
                                   [--start 2023-01-01] [--months 6] [--overwrite]
-                                  [--plant N]
+                                  [--plant N] [--shapes parquet|mixed|canonical]
 
 Writes ``DIR/sites.csv`` (the registry of SPEC section 4), one zstd Parquet scan log per carrier
 and day (``DIR/scans/<CARRIER>/<CARRIER>-YYYY-MM-DD.parquet``) or per carrier and month
@@ -15,6 +15,14 @@ time; their scans are buffered by the day their ``scan_time`` falls on, and day 
 as soon as the parcels picked up on or before ``d`` exist, since every later parcel only scans on
 later days. The buffer thus holds only scans lying in the future (a few days' worth).
 Same seed and library versions give byte-identical Parquet files (the manifest holds wall time).
+
+``--shapes mixed``: every other export of each carrier (alternating between carriers) comes
+in that carrier's own words and format instead of Parquet (:mod:`ingest.shapes`: J&T's
+``.xlsx``, ZTO's epoch-millisecond CSV, STO's GB18030 CSV with a title line and split date and
+time, YTO's TSV with sites by alias, EMS's ``.xls``, ...); the registry gains site aliases,
+a few ``other`` scans (装袋, 建包, ...) are added and times are kept to the millisecond (what
+every shape carries). ``--shapes canonical`` writes the very rows of ``mixed``, every file as
+canonical Parquet: the reference a mixed set's store and reports must equal.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingest.planted import plant as plant_fraud
+from ingest.shapes import SHAPES, Registry, write_shaped
 
 H = 3_600_000_000  # one hour in microseconds
 DAY = 24 * H
@@ -70,6 +79,10 @@ SORTING = (
 SPRING_FESTIVAL = {2020: "01-25", 2021: "02-12", 2022: "02-01", 2023: "01-22", 2024: "02-10",
                    2025: "01-29", 2026: "02-17", 2027: "02-06", 2028: "01-26"}  # fmt: skip
 SITE_COLUMNS = ["site_code", "name", "kind", "town", "active_from", "active_to"]
+#: ``parquet``: canonical files only (as before); ``mixed``: a share of each carrier's exports
+#: in its own shape; ``canonical``: the rows of ``mixed``, every file canonical Parquet.
+SHAPE_MODES = ("parquet", "mixed", "canonical")
+OTHER_RATE = 0.05  # departures from a sorting center preceded by an ``other`` scan (装袋)
 SCHEMA = pa.schema(
     [("waybill_no", pa.string()), ("scan_type", pa.string()), ("site_code", pa.string()),
      ("scan_time", pa.timestamp("us")), ("carrier", pa.string()), ("next_site_code", pa.string())]
@@ -160,6 +173,21 @@ def build_sites(start: date, end: date) -> list[dict[str, Any]]:
         dict(zip(SITE_COLUMNS, [v or None for v in r], strict=True), weight=w)
         for r, w in zip(rows, weights, strict=True)
     ]
+
+
+def site_aliases(sites: list[dict[str, Any]]) -> dict[str, str]:
+    """One alias per district center, village hub and sorting center, as couriers' systems
+    name them (济阳分拨, 仁风2号站, 济南北转运); unique, and no other site's code or name."""
+    out: dict[str, str] = {}
+    for site in sites:
+        code, name, town = site["site_code"], site["name"], site["town"] or ""
+        if site["kind"] == "district_center":
+            out[code] = f"{town[:2]}分拨"
+        elif site["kind"] == "village_hub":
+            out[code] = f"{town[:2]}{int(code[-2:])}号站"
+        else:
+            out[code] = name.replace("中心", "")
+    return out
 
 
 def _active(site: dict[str, Any], d: date) -> bool:
@@ -302,6 +330,48 @@ def _inject(df: pl.DataFrame, key: int, stats: Counter[str]) -> pl.DataFrame:
     return out.sort("c", "scan_time", maintain_order=True)
 
 
+def _shaped_rows(df: pl.DataFrame, key: int) -> pl.DataFrame:
+    """The rows as the shaped modes write them: times cut to the millisecond (what every
+    export shape carries) and, before ~5% of the departures from a sorting center, an
+    ``other`` scan (装袋, bagging) 20-40 minutes earlier at the same site."""
+    df = df.with_columns(pl.col("scan_time") - pl.col("scan_time") % 1000)
+    u = _uniforms(df.height, 2, key)
+    at_sorting = pl.col("site_code").is_in([s[0] for s in SORTING])
+    bagged = (
+        df.hstack(u)
+        .filter((pl.col("scan_type") == "depart") & at_sorting & (_u(0) < OTHER_RATE))
+        .with_columns(
+            scan_type=pl.lit("other"),
+            scan_time=pl.col("scan_time") - _hours(1 / 3 + _u(1) / 3) // 1000 * 1000,
+            next_site_code=pl.lit(None, pl.String),
+        )
+        .select(df.columns)
+    )
+    return pl.concat([df, bagged]).sort("c", "scan_time", maintain_order=True)
+
+
+def _reshape(scans_dir: Path, sites: list[dict[str, Any]], stats: Counter[str]) -> dict[str, str]:
+    """Rewrite every other export of each carrier (alternating between carriers) in the
+    carrier's own shape (:mod:`ingest.shapes`); returns each rewritten file's shape."""
+    from core.policy import load_policy
+
+    reg = Registry(
+        names={s["site_code"]: s["name"] for s in sites},
+        aliases=site_aliases(sites),
+        carriers=load_policy().carriers,
+    )
+    shaped: dict[str, str] = {}
+    for ci, code in enumerate(CODES):
+        for fi, path in enumerate(sorted((scans_dir / code).glob("*.parquet"))):
+            if (fi + ci) % 2 == 0:
+                continue
+            target = write_shaped(pl.read_parquet(path), path, code, reg)
+            path.unlink()
+            shaped[str(target.relative_to(scans_dir))] = SHAPES[code].description
+            stats[f"shaped:{SHAPES[code].container}"] += 1
+    return shaped
+
+
 def _batches(counts: list[int], regimes: list[tuple[float, ...]]) -> list[list[int]]:
     """Runs of consecutive days with one routing regime and at most ``CHUNK`` parcels together."""
     out: list[list[int]] = []
@@ -352,6 +422,7 @@ class _Sink:
 def generate(
     out_dir: Path, parcels: int, seed: int = 42, layout: str = "day",
     start: date = date(2023, 1, 1), months: int = 6, overwrite: bool = False, plant: int = 0,
+    shapes: str = "parquet",
 ) -> dict[str, Any]:  # fmt: skip
     """Write a sites registry, scan-log Parquet files and a manifest under ``out_dir``.
 
@@ -362,21 +433,33 @@ def generate(
     ``out_dir/scans`` already holding Parquet files is refused unless ``overwrite``. Returns the
     manifest dict (also written to ``out_dir/manifest.json``). ``plant`` > 0 adds that many
     parcels per anomaly code on each side of its threshold (:mod:`ingest.planted`).
+    ``shapes`` is one of :data:`SHAPE_MODES` (see the module docstring).
     """
     if layout not in ("day", "month"):
         raise ValueError(f"layout must be 'day' or 'month', not {layout!r}")
+    if shapes not in SHAPE_MODES:
+        raise ValueError(f"shapes must be one of {', '.join(SHAPE_MODES)}, not {shapes!r}")
+    shaped_rows = shapes != "parquet"
     t_start = time.perf_counter()
     out_dir, end = Path(out_dir), _add_months(start, months)
     scans_dir = out_dir / "scans"
-    if any(scans_dir.rglob("*.parquet")):
+    if any(p.is_file() for p in scans_dir.rglob("*")):
         if not overwrite:
-            raise FileExistsError(f"{scans_dir} holds Parquet files (use --overwrite to replace)")
+            raise FileExistsError(f"{scans_dir} holds scan files (use --overwrite to replace)")
         shutil.rmtree(scans_dir)
     for code in CODES:
         (scans_dir / code).mkdir(parents=True, exist_ok=True)
     days = [start + timedelta(days=i) for i in range(max((end - start).days, 0))]
     sites = build_sites(start, end)
-    pl.DataFrame([{k: s[k] for k in SITE_COLUMNS} for s in sites]).write_csv(out_dir / "sites.csv")
+    registry = pl.DataFrame([{k: s[k] for k in SITE_COLUMNS} for s in sites])
+    if shaped_rows:
+        aliases = site_aliases(sites)
+        registry = registry.with_columns(
+            aliases=pl.col("site_code").replace_strict(
+                aliases, default=None, return_dtype=pl.String
+            )
+        )
+    registry.write_csv(out_dir / "sites.csv")
     hubs = [s["site_code"] for s in sites if s["weight"]]
     counts, regimes = _day_counts(parcels, days), [_regime(sites, d) for d in days]
     stats: Counter[str] = Counter()
@@ -413,6 +496,8 @@ def generate(
             tail = None if today is None else today.filter(day_end)
             if today is not None:
                 out = _inject(today, _key(seed, "inject", i), stats)
+                if shaped_rows:
+                    out = _shaped_rows(out, _key(seed, "shaped", i))
                 out = out.with_columns(pl.col("scan_time").cast(pl.Datetime("us")))
                 for (c,), part in out.partition_by("c", as_dict=True, include_key=False).items():
                     sink.write(CODES[c], day, part.to_arrow().cast(SCHEMA))
@@ -423,6 +508,7 @@ def generate(
                       file=sys.stderr)  # fmt: skip
         flushed = batch[-1] + 1
     sink.close()
+    shaped = _reshape(scans_dir, sites, stats) if shapes == "mixed" else {}
     planted = {}
     if plant > 0:
         steady = [s["site_code"] for s in sites if s["weight"] and not s["active_to"]
@@ -435,16 +521,19 @@ def generate(
     manifest = {
         "generator": "ingest.synthetic",
         "parameters": {"parcels": parcels, "seed": seed, "layout": layout, "start": str(start),
-                       "months": months, "end_exclusive": str(end)},
+                       "months": months, "end_exclusive": str(end), "shapes": shapes},
         "versions": {"polars": pl.__version__, "pyarrow": pa.__version__},
         "counts": counts_out | {
             "bad_rows_by_kind": {k: stats[k] for k in BAD_KINDS},
             "parcels_by_fate": {k: stats[k] for k in FATES},
             "sites": len(sites),
+            "shaped_files_by_format": {k.split(":")[1]: v for k, v in sorted(stats.items())
+                                       if k.startswith("shaped:")},
             "per_carrier": {c: {"parcels": stats[f"parcels:{c}"], "rows": stats[f"rows:{c}"]}
                             for c in CODES},
         },
         "planted": planted,
+        "shaped_files": shaped,
         "wall_seconds": round(time.perf_counter() - t_start, 3),
     }  # fmt: skip
     text = json.dumps(manifest, indent=2, ensure_ascii=False)
@@ -470,11 +559,20 @@ def main(argv: list[str] | None = None) -> None:
         metavar="N",
         help="plant N parcels per anomaly code on each side of each threshold",
     )
+    p.add_argument(
+        "--shapes",
+        choices=SHAPE_MODES,
+        default="parquet",
+        help="mixed: every other export of each carrier in its own words and format "
+        "(xlsx, xls, CSV, TSV); canonical: the same rows, all Parquet",
+    )
     a = p.parse_args(argv)
     if a.parcels < 0 or a.months < 0:
         p.error("--parcels and --months must be >= 0")
     try:
-        m = generate(a.out, a.parcels, a.seed, a.layout, a.start, a.months, a.overwrite, a.plant)
+        m = generate(
+            a.out, a.parcels, a.seed, a.layout, a.start, a.months, a.overwrite, a.plant, a.shapes
+        )
     except FileExistsError as exc:
         p.error(str(exc))
     print(json.dumps(m["counts"] | {"wall_seconds": m["wall_seconds"]}, ensure_ascii=False))
