@@ -14,7 +14,8 @@ Each step is its own child process (wall time, CPU time and its own peak RSS, as
   saved; says whether the stored result set answered (``fast``);
 - ``csv``: ``GET /v1/parcels?month=M&carrier=C&format=csv`` without HTTP
   (``subsidy.drilldown.parcels_frame`` then every ``csv_chunks`` chunk), for the carrier with
-  the most parcels that month unless ``--carrier``;
+  the most parcels that month unless ``--carrier``; ``csv_ineligible`` the same with
+  ``&status=ineligible`` (one cell of the report);
 - with ``--reference``: ``subsidy.anomalies.compute_flags`` over every event (what the flags
   cost before; it holds the whole store's rule output in memory: not for 100M rows), and
   whether its flags equal the ``flags`` step's.
@@ -88,8 +89,11 @@ def _child(a: argparse.Namespace) -> dict[str, Any]:
             "flags": flags.height,
             "equal": served.equals(flags.select(cols).sort(cols, nulls_last=True)),
         }
-    if a.step == "csv":
-        frame = drilldown.parcels_frame(store, policy, a.month, as_of, carrier=a.carrier)
+    if a.step in ("csv", "csv_ineligible"):
+        status = "ineligible" if a.step == "csv_ineligible" else None
+        frame = drilldown.parcels_frame(
+            store, policy, a.month, as_of, carrier=a.carrier, status=status
+        )
         size = lines = 0
         for chunk in drilldown.csv_chunks(frame):
             size += len(chunk)
@@ -139,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     base = [PY, "-m", "benchmarks.anomalies_speed", "--data-dir", str(a.data_dir),
             "--month", a.month, "--as-of", a.as_of, "--carrier", a.carrier,
             "--out", str(flags_out)]  # fmt: skip
-    steps = ["report", "flags", "csv"] + (["reference"] if a.reference else [])
+    steps = ["report", "flags", "csv", "csv_ineligible"] + (["reference"] if a.reference else [])
     figures: dict[str, Any] = {}
     for step in steps:
         m = measure([*base, "--step", step], label=f"{step} {a.month}")

@@ -216,8 +216,11 @@ def _flags(
     )
 
     # cross_carrier: the waybill number has a D under two or more carriers.
-    carriers_of = statuses.group_by("waybill_no").agg(
-        pl.col("carrier").unique().sort().alias("carriers")
+    carriers_of = (
+        statuses.select("waybill_no", "carrier")
+        .filter(pl.col("waybill_no").is_duplicated())  # a waybill of one parcel: one carrier
+        .group_by("waybill_no")
+        .agg(pl.col("carrier").unique().sort().alias("carriers"))
     )
     cross = _flag_frame(
         mine.join(carriers_of, on="waybill_no", how="inner")
@@ -542,7 +545,7 @@ def _flags_from_results(
     arrival = visible & pl.col("scan_type").is_in(ARRIVAL_TYPES)
     busy_plan = (
         _scan([p for p, _v, lo, hi in files if marks and holds_a_minute(lo, hi)])
-        .filter(arrival)
+        .filter(arrival & minute.dt.epoch("us").is_in(pl.Series(marks, dtype=pl.Int64()).implode()))
         .group_by("site_code", minute.alias("minute"))
         .agg(pl.len().alias("n"))
         .filter(pl.col("n") > cfg.burst_per_minute)
