@@ -141,13 +141,16 @@ def _flags(
     visible: pl.LazyFrame,
     sites: pl.LazyFrame,
     policy: Policy,
+    daily: pl.LazyFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The six codes over the rule's rows. ``mine``: the month's parcels; ``scope``: status
     rows of at least every parcel a code compares them with (the parcels with a waybill of
-    ``mine``, those with an arrival scan in a hub-minute of ``mine``'s ``A``, the eligible ones
-    at ``mine``'s hubs in the spike look-back); ``visible``: at least every arrival scan in a
-    hub-minute that may hold more than ``burst_per_minute`` and every departure of a parcel of
-    ``mine`` that may be more than ``reuse_days`` after its ``D``. Extra rows change nothing."""
+    ``mine``, those with an arrival scan in a hub-minute of ``mine``'s ``A``, and -- unless
+    ``daily``, the eligible parcels per ``(site_code, day)`` of ``A``, is given for at least
+    ``mine``'s hubs in the spike look-back -- the eligible ones there); ``visible``: at least
+    every arrival scan in a hub-minute that may hold more than ``burst_per_minute`` and every
+    departure of a parcel of ``mine`` that may be more than ``reuse_days`` after its ``D``.
+    Extra rows change nothing."""
     cfg = policy.anomalies
     statuses = scope
     eligible = mine.filter(pl.col("status") == "eligible")
@@ -302,11 +305,12 @@ def _flags(
     # hub_spike: a hub-day of the month's eligible parcels whose count (all carriers, any D
     # month) is > spike_factor x the median of the previous 28 days that had any (>= 7 such
     # days) and >= spike_min.
-    daily = (
-        statuses.filter(pl.col("status") == "eligible")
-        .group_by(pl.col("a_site").alias("site_code"), a_day.alias("day"))
-        .agg(pl.len().alias("parcels"))
-    )
+    if daily is None:
+        daily = (
+            statuses.filter(pl.col("status") == "eligible")
+            .group_by(pl.col("a_site").alias("site_code"), a_day.alias("day"))
+            .agg(pl.len().alias("parcels"))
+        )
     days = eligible.select(pl.col("a_site").alias("site_code"), a_day.alias("day")).unique()
     history = (
         days.join(daily.rename({"day": "prev_day", "parcels": "prev"}), on="site_code")
@@ -613,24 +617,21 @@ def _flags_from_results(
         ]
     )
 
-    # the rows the month's parcels are compared with
-    days = mine.filter(pl.col("status") == "eligible")["a_time"].dt.date()
-    compared = pl.col("waybill_no").is_in(
-        pl.concat([mine["waybill_no"], burst_found["waybill_no"]]).unique().implode()
+    # the rows the month's parcels are compared with: the parcels of their waybills and of
+    # the busy hub-minutes' scans, and the eligible parcels per hub-day of the spike look-back
+    scope = pl.concat(
+        [
+            mine,
+            result_rows(
+                store,
+                rs,
+                pl.col("waybill_no").is_in(
+                    pl.concat([mine["waybill_no"], burst_found["waybill_no"]]).unique().implode()
+                )
+                & (pl.col("month") != month),
+            ),
+        ]
     )
-    if days.len():
-        first, last = days.min(), days.max()
-        assert isinstance(first, date) and isinstance(last, date)
-        lo = datetime.combine(first - timedelta(days=SPIKE_LOOKBACK_DAYS), time(), TZ)
-        hi = datetime.combine(last + timedelta(days=1), time(), TZ)
-        compared = compared | (
-            (pl.col("status") == "eligible")
-            & (pl.col("a_time") >= lo)
-            & (pl.col("a_time") < hi)
-            & pl.col("a_site").is_in(mine["a_site"].drop_nulls().unique().implode())
-        )
-    scope = pl.concat([mine, result_rows(store, rs, compared & (pl.col("month") != month))])
-    flags, held = _flags(scope.lazy(), mine.lazy(), scans.lazy(), sites.lazy(), policy)
     basis: dict[str, Any] = {
         "busy": [
             [site, int(t)]
@@ -638,13 +639,33 @@ def _flags_from_results(
         ],
         "spike": None,
     }
+    daily = pl.DataFrame(
+        schema={"site_code": pl.String(), "day": pl.Date(), "parcels": pl.UInt32()}
+    )
+    days = mine.filter(pl.col("status") == "eligible")["a_time"].dt.date()
     if days.len():
+        first, last = days.min(), days.max()
+        assert isinstance(first, date) and isinstance(last, date)
+        lo = datetime.combine(first - timedelta(days=SPIKE_LOOKBACK_DAYS), time(), TZ)
+        hi = datetime.combine(last + timedelta(days=1), time(), TZ)
+        hubs = mine["a_site"].drop_nulls().unique()
+        counted = _daily(
+            result_frame(store, rs, pl.col("status") == "eligible"), _us(lo), _us(hi), hubs
+        )
         basis["spike"] = {
             "from_us": _us(lo),
             "to_us": _us(hi),
-            "hubs": sorted(mine["a_site"].drop_nulls().unique().to_list()),
-            "daily": _daily(scope.lazy(), _us(lo), _us(hi), mine["a_site"].drop_nulls().unique()),
+            "hubs": sorted(hubs.to_list()),
+            "daily": counted,
         }
+        daily = pl.DataFrame(
+            [(site, date.fromisoformat(day), n) for site, day, n in counted],
+            schema=daily.schema,
+            orient="row",
+        )
+    flags, held = _flags(
+        scope.lazy(), mine.lazy(), scans.lazy(), sites.lazy(), policy, daily.lazy()
+    )
     return flags, held, basis
 
 
