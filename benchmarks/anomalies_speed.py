@@ -23,6 +23,13 @@ a running service would spend it):
 
 ``--as-of`` defaults to the stored result set's instant (the month's report). Prints one JSON
 line and appends it to ``benchmarks/results/anomalies_speed.jsonl``.
+
+    python -m benchmarks.anomalies_speed --data-dir STORE --next-day GENERATED_INPUT
+
+instead copies the store, stores every month's flags, ingests the next day's exports
+(``benchmarks.nextday``, as ``benchmarks.run incremental`` does) and times bringing each
+month's flags up to date (``subsidy.anomalies.refresh_flags``): which months were recomputed,
+which carried over, and whether every month's stored flags equal flags from scratch.
 """
 
 from __future__ import annotations
@@ -122,10 +129,89 @@ def _busiest(data_dir: Path, month: str, as_of: str) -> str:
     )
 
 
+def next_day(data_dir: Path, generated: Path) -> dict[str, Any]:
+    """See the module doc (in this process: the figures are per month, after the imports)."""
+    import shutil
+    from datetime import timedelta
+
+    from benchmarks.nextday import make_next_day
+    from core.policy import resolve_policy
+    from core.store import Store
+    from core.timeutil import parse_instant
+    from ingest.uploads import ingest_file
+    from subsidy import anomalies
+    from subsidy.sites import load_sites
+
+    work = data_dir.with_name(data_dir.name + "-flags-nextday")
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(data_dir, work)
+    store = Store(work).open_existing()
+    policy = resolve_policy(work)
+    doc = json.loads((work / "results" / "current.json").read_text(encoding="utf-8"))
+    as_of = parse_instant(doc["as_of"])
+    with store.connect() as db:
+        months = [r[0] for r in db.execute("SELECT DISTINCT month FROM event_files ORDER BY 1")]
+    first: dict[str, float] = {}
+    for month in months:
+        t0 = time.perf_counter()
+        anomalies.refresh_flags(store, policy, month, as_of)
+        first[month] = round(time.perf_counter() - t0, 3)
+    rows = sum(store.carrier_rows().values())
+    day_dir = work.with_name(work.name + "-input")
+    shutil.rmtree(day_dir, ignore_errors=True)
+    made = make_next_day(generated, day_dir, rows_target=max(1_500, rows // 650))
+    later = as_of + timedelta(days=1)
+    t0 = time.perf_counter()
+    for path in sorted((day_dir / "scans").glob("*/*.parquet")):
+        ingest_file(store, path, policy, carrier=path.parent.name, now=later)
+    ingest_s = round(time.perf_counter() - t0, 3)
+    recomputed: list[str] = []
+    real = anomalies.flags_for_month
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        recomputed.append(args[2])
+        return real(*args, **kwargs)
+
+    anomalies.flags_for_month = counting  # type: ignore[assignment]
+    after: dict[str, float] = {}
+    for month in months:
+        t0 = time.perf_counter()
+        anomalies.refresh_flags(store, policy, month, later)
+        after[month] = round(time.perf_counter() - t0, 3)
+    anomalies.flags_for_month = real  # type: ignore[assignment]
+    equal = {}
+    for month in months:
+        scratch, _ = anomalies.compute_flags(
+            store.scan_events(), load_sites(store).lazy(), policy, later, month
+        )
+        listed = anomalies.list_flags(store, policy, month, later)
+        equal[month] = sorted(
+            (f["code"], f["carrier"], f["waybill_no"], f["site_code"], str(f["day"]))
+            for f in listed
+        ) == sorted(
+            (r["code"], r["carrier"], r["waybill_no"], r["site_code"], str(r["day"]))
+            for r in scratch.iter_rows(named=True)
+        )
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(day_dir, ignore_errors=True)
+    return {
+        "kind": "anomalies_next_day",
+        "data_dir": str(data_dir),
+        "store_rows": rows,
+        "upload_rows": made["rows"],
+        "ingest_seconds": ingest_s,
+        "first_seconds": first,
+        "after_upload_seconds": after,
+        "recomputed": recomputed,
+        "equal_to_scratch": equal,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.anomalies_speed")
     p.add_argument("--data-dir", type=Path, required=True)
-    p.add_argument("--month", required=True)
+    p.add_argument("--month", default=None)
+    p.add_argument("--next-day", type=Path, default=None, help="a generated input folder")
     p.add_argument("--as-of", default=None)
     p.add_argument("--carrier", default=None)
     p.add_argument("--reference", action="store_true")
@@ -145,6 +231,20 @@ def main(argv: list[str] | None = None) -> None:
         }
         print(json.dumps({**out, **inner, "peak_rss_bytes": own_peak_rss()}))
         return
+    if a.next_day is not None:
+        line = {
+            "at": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "machine": machine(),
+            **next_day(a.data_dir, a.next_day),
+        }
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        with RESULTS.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+        json.dump(line, sys.stdout)
+        print()
+        return
+    if a.month is None:
+        p.error("--month is required")
     if a.as_of is None:
         doc = json.loads((a.data_dir / "results" / "current.json").read_text(encoding="utf-8"))
         a.as_of = doc["as_of"]
