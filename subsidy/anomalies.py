@@ -5,9 +5,13 @@ it answers the flags of the in-scope parcels with ``D`` in a month (one lazy pla
 collected together so the rule's output is computed once), each with its evidence, and the
 eligible parcels each flag holds. Minutes, days and hours are Asia/Shanghai (the store's
 ``scan_time`` is zoned). :func:`flags_for_month` computes a month as of its report (a closed
-month: as of its close, on its pinned store version) and :func:`save_flags` keeps them with
-stable ids: a flag is ``(month, code, carrier, waybill_no, site_code, day)``; recomputing keeps
-its id and review, refreshes its evidence, and drops open flags that no longer hold.
+month: as of its close, on its pinned store version) -- from the stored result set's rows
+when it answers, reading of the event files only what ``burst`` and ``reused_waybill`` need
+(:func:`_flags_from_results`), else with :func:`compute_flags` over every event -- and
+:func:`save_flags` keeps them with stable ids: a flag is ``(month, code, carrier, waybill_no,
+site_code, day)``; recomputing keeps its id and review, refreshes its evidence, and drops open
+flags that no longer hold. :func:`refresh_flags` carries an open month's flags over an upload
+that cannot change them (:func:`_untouched`) instead of computing them again.
 """
 
 from __future__ import annotations
