@@ -5,28 +5,38 @@ it answers the flags of the in-scope parcels with ``D`` in a month (one lazy pla
 collected together so the rule's output is computed once), each with its evidence, and the
 eligible parcels each flag holds. Minutes, days and hours are Asia/Shanghai (the store's
 ``scan_time`` is zoned). :func:`flags_for_month` computes a month as of its report (a closed
-month: as of its close, on its pinned store version) and :func:`save_flags` keeps them with
-stable ids: a flag is ``(month, code, carrier, waybill_no, site_code, day)``; recomputing keeps
-its id and review, refreshes its evidence, and drops open flags that no longer hold.
+month: as of its close, on its pinned store version) -- from the stored result set's rows
+when it answers, reading of the event files only what ``burst`` and ``reused_waybill`` need
+(:func:`_flags_from_results`), else with :func:`compute_flags` over every event -- and
+:func:`save_flags` keeps them with stable ids: a flag is ``(month, code, carrier, waybill_no,
+site_code, day)``; recomputing keeps its id and review, refreshes its evidence, and drops open
+flags that no longer hold. :func:`refresh_flags` carries an open month's flags over an upload
+that cannot change them (:func:`_untouched`) instead of computing them again.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from core.events import EVENT_SCHEMA
 from core.policy import Policy
-from core.store import Store, timestamp
-from core.timeutil import month_bounds, parse_instant, to_local
+from core.store import FILE_SCHEMA, Store, timestamp
+from core.timeutil import TZ, month_bounds, parse_instant, to_local
 from subsidy.exceptions import ConflictError, InvalidValueError, NotFoundError
-from subsidy.results import fingerprint
-from subsidy.rule import ARRIVAL_TYPES, PARCEL, at_active, parcel_statuses
+from subsidy.refresh import DELTA_NAME, refresh
+from subsidy.results import ResultSet, current, fingerprint
+from subsidy.rule import ARRIVAL_TYPES, PARCEL, STATUS_SCHEMA, at_active, parcel_statuses
 from subsidy.settlement.holds import on_confirmed
 from subsidy.sites import load_sites
 
@@ -87,6 +97,9 @@ class Flags:
     flags: pl.DataFrame  # FLAG_SCHEMA
     held: pl.DataFrame  # HELD_SCHEMA
     policy_key: str = ""
+    #: what an upload is checked against to tell whether it can change these flags
+    #: (:func:`_untouched`); only the fast path has one
+    basis: dict[str, Any] | None = None
 
 
 def _iso(column: str) -> pl.Expr:
@@ -116,13 +129,34 @@ def compute_flags(
     month: str,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The flags of ``month`` (:data:`FLAG_SCHEMA`) and the parcels they hold
-    (:data:`HELD_SCHEMA`), as of ``as_of``. Pure."""
-    cfg = policy.anomalies
+    (:data:`HELD_SCHEMA`), as of ``as_of``. Pure: the reference the fast path
+    (:func:`flags_for_month` on a stored result set) must equal."""
     cutoff = to_local(as_of)
     month_bounds(month)  # validates the text
     # one pass of the rule, shared by the six codes (collect_all does not share it)
     statuses = parcel_statuses(events, sites, policy, cutoff).collect().lazy()
-    mine = statuses.filter(pl.col("month") == month)
+    visible = events.filter(pl.col("scan_time") <= cutoff)
+    return _flags(statuses, statuses.filter(pl.col("month") == month), visible, sites, policy)
+
+
+def _flags(
+    scope: pl.LazyFrame,
+    mine: pl.LazyFrame,
+    visible: pl.LazyFrame,
+    sites: pl.LazyFrame,
+    policy: Policy,
+    daily: pl.LazyFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The six codes over the rule's rows. ``mine``: the month's parcels; ``scope``: status
+    rows of at least every parcel a code compares them with (the parcels with a waybill of
+    ``mine``, those with an arrival scan in a hub-minute of ``mine``'s ``A``, and -- unless
+    ``daily``, the eligible parcels per ``(site_code, day)`` of ``A``, is given for at least
+    ``mine``'s hubs in the spike look-back -- the eligible ones there); ``visible``: at least
+    every arrival scan in a hub-minute that may hold more than ``burst_per_minute`` and every
+    departure of a parcel of ``mine`` that may be more than ``reuse_days`` after its ``D``.
+    Extra rows change nothing."""
+    cfg = policy.anomalies
+    statuses = scope
     eligible = mine.filter(pl.col("status") == "eligible")
     a_day = pl.col("a_time").dt.date()
     d_day = pl.col("d_time").dt.date()
@@ -140,7 +174,7 @@ def compute_flags(
         eligible.filter(transit < pl.lit(timedelta(minutes=cfg.min_transit_minutes))).with_columns(
             _detail(
                 **scans,
-                transit_seconds=transit.dt.total_microseconds() / 1_000_000,
+                transit_seconds=(transit.dt.total_microseconds() / 1_000_000).round(6),
                 min_transit_minutes=pl.lit(cfg.min_transit_minutes),
             )
         ),
@@ -151,7 +185,6 @@ def compute_flags(
 
     # burst: A in a hub-minute holding more than burst_per_minute arrival scans of in-scope
     # parcels at that hub.
-    visible = events.filter(pl.col("scan_time") <= cutoff)
     hub_scans = (
         at_active(
             visible.filter(pl.col("scan_type").is_in(ARRIVAL_TYPES)).select(
@@ -190,8 +223,11 @@ def compute_flags(
     )
 
     # cross_carrier: the waybill number has a D under two or more carriers.
-    carriers_of = statuses.group_by("waybill_no").agg(
-        pl.col("carrier").unique().sort().alias("carriers")
+    carriers_of = (
+        statuses.select("waybill_no", "carrier")
+        .filter(pl.col("waybill_no").is_duplicated())  # a waybill of one parcel: one carrier
+        .group_by("waybill_no")
+        .agg(pl.col("carrier").unique().sort().alias("carriers"))
     )
     cross = _flag_frame(
         mine.join(carriers_of, on="waybill_no", how="inner")
@@ -239,7 +275,7 @@ def compute_flags(
                 first_site=pl.col("first_site"),
                 last_depart=_iso("last_depart"),
                 last_site=pl.col("last_site"),
-                days_apart=gap.dt.total_microseconds() / 86_400_000_000,
+                days_apart=(gap.dt.total_microseconds() / 86_400_000_000).round(6),
                 depart_scans=pl.col("depart_scans"),
                 reuse_days=pl.lit(cfg.reuse_days),
             )
@@ -273,11 +309,12 @@ def compute_flags(
     # hub_spike: a hub-day of the month's eligible parcels whose count (all carriers, any D
     # month) is > spike_factor x the median of the previous 28 days that had any (>= 7 such
     # days) and >= spike_min.
-    daily = (
-        statuses.filter(pl.col("status") == "eligible")
-        .group_by(pl.col("a_site").alias("site_code"), a_day.alias("day"))
-        .agg(pl.len().alias("parcels"))
-    )
+    if daily is None:
+        daily = (
+            statuses.filter(pl.col("status") == "eligible")
+            .group_by(pl.col("a_site").alias("site_code"), a_day.alias("day"))
+            .agg(pl.len().alias("parcels"))
+        )
     days = eligible.select(pl.col("a_site").alias("site_code"), a_day.alias("day")).unique()
     history = (
         days.join(daily.rename({"day": "prev_day", "parcels": "prev"}), on="site_code")
@@ -374,12 +411,286 @@ def month_basis(store: Store, month: str, now: datetime) -> tuple[datetime, int 
 def flags_for_month(
     store: Store, policy: Policy, month: str, as_of: datetime, version: int | None = None
 ) -> Flags:
-    """Compute ``month``'s flags as of ``as_of`` on store ``version`` (current: ``None``)."""
+    """Compute ``month``'s flags as of ``as_of`` on store ``version`` (current: ``None``).
+
+    When a stored result set answers ``as_of`` on that version (an open month: brought up to
+    date first, as a report does), the rule's rows come from it and only the scans two codes
+    need are read (:func:`_flags_from_results`); otherwise the rule runs over every event
+    (:func:`compute_flags`). Both give the same flags."""
+    month_bounds(month)
+    sites = load_sites(store)
+    key = policy_key(policy, sites)
+    rs = answering_set(store, policy, sites, as_of, version)
+    if rs is not None:
+        flags, held, basis = _flags_from_results(store, policy, sites, rs, month, as_of)
+        return Flags(month, to_local(as_of), rs.store_version, flags, held, key, basis)
     pinned = store.version() if version is None else version
     events = store.scan_events(version=pinned)
-    sites = load_sites(store)
     flags, held = compute_flags(events, sites.lazy(), policy, as_of, month)
-    return Flags(month, to_local(as_of), pinned, flags, held, policy_key(policy, sites))
+    return Flags(month, to_local(as_of), pinned, flags, held, key)
+
+
+def answering_set(
+    store: Store, policy: Policy, sites: pl.DataFrame, as_of: datetime, version: int | None
+) -> ResultSet | None:
+    """The stored result set whose rows are the rule's as of ``as_of`` on ``version`` (an
+    open month, ``None``: the current store, the set refreshed first unless ``as_of`` looks
+    back before it), if its parts have the layout :func:`result_rows` reads; else ``None``."""
+    rs = current(store)
+    if version is None and not (rs is not None and as_of < rs.as_of):
+        rs = refresh(store, policy, as_of)
+    if (
+        rs is None
+        or (version is not None and rs.store_version != version)
+        or (version is None and rs.store_version != store.version())
+        or not rs.answers(as_of)
+        or rs.fingerprint != fingerprint(policy, sites)
+    ):
+        return None
+    names = [Path(p).name == DELTA_NAME for p in rs.parts]
+    if any(d and not later for d, later in itertools.pairwise(names)):
+        return None  # a base part after a delta: not the layout result_frame reads
+    return rs
+
+
+def result_frame(store: Store, rs: ResultSet, where: pl.Expr) -> pl.LazyFrame:
+    """The rule's rows (:data:`subsidy.rule.STATUS_SCHEMA`) of a stored result set that
+    satisfy ``where``, lazily: a parcel's row in its newest delta part (read now: deltas are
+    small), else in the base parts (one per shard: disjoint), ``where`` applied while each part
+    is read."""
+    base = [store.root / p for p in rs.parts if Path(p).name != DELTA_NAME]
+    deltas = [store.root / p for p in rs.parts if Path(p).name == DELTA_NAME]
+    newest = pl.DataFrame(schema=STATUS_SCHEMA)
+    if deltas:
+        newest = (
+            pl.concat(
+                [
+                    pl.scan_parquet(path, schema=STATUS_SCHEMA).with_columns(pl.lit(i).alias("_p"))
+                    for i, path in enumerate(deltas)
+                ]
+            )
+            .sort("_p", maintain_order=True)
+            .group_by(PARCEL, maintain_order=True)
+            .last()
+            .select(STATUS_SCHEMA.names())
+            .collect()
+        )
+    if not base:
+        return newest.lazy().filter(where)
+    older = pl.scan_parquet(base, glob=False, schema=STATUS_SCHEMA).filter(where)
+    if not newest.height:
+        return older
+    return pl.concat(
+        [
+            older.join(newest.lazy().select(PARCEL), on=PARCEL, how="anti"),
+            newest.lazy().filter(where),
+        ]
+    )
+
+
+def result_rows(store: Store, rs: ResultSet, where: pl.Expr) -> pl.DataFrame:
+    """:func:`result_frame`, collected."""
+    return result_frame(store, rs, where).collect()
+
+
+def _scan(files: list[Path]) -> pl.LazyFrame:
+    if not files:
+        return pl.LazyFrame(schema=EVENT_SCHEMA)
+    return pl.scan_parquet(files, glob=False, schema=FILE_SCHEMA).with_columns(
+        pl.col("scan_type").cast(EVENT_SCHEMA["scan_type"])
+    )
+
+
+def _us(value: datetime) -> int:
+    return int(value.timestamp() * 1_000_000)
+
+
+def _flags_from_results(
+    store: Store,
+    policy: Policy,
+    sites: pl.DataFrame,
+    rs: ResultSet,
+    month: str,
+    as_of: datetime,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """:func:`compute_flags` for ``month`` with the rule's rows of ``rs`` (which answers
+    ``as_of``), reading of the event files only what :func:`_flags` needs beyond them:
+
+    - ``burst``: the arrival scans of the files whose time range holds a hub-minute of the
+      month's ``A``, counted per hub-minute (an upper bound of the flag's count); only the
+      minutes above ``burst_per_minute`` are kept, with their scans;
+    - ``reused_waybill``: departures later than the month's start + ``reuse_days`` (files
+      whose time range reaches there) of the month's parcels; only the parcels with one more
+      than ``reuse_days`` after their ``D`` keep all their departures (``D`` is the earliest,
+      so files ending before the month's start are never read);
+    - the rows the month is compared with (:func:`_flags`' ``scope``) from ``rs``.
+    """
+    cfg = policy.anomalies
+    cutoff = to_local(as_of)
+    start, _ = month_bounds(month)
+    mine = result_rows(store, rs, pl.col("month") == month)
+    files = store.event_file_ranges(version=rs.store_version)
+    ts = pl.col("scan_time").dt.epoch("us")
+    visible = ts <= _us(cutoff)
+
+    # burst: the hub-minutes of the month's A, and the files that may hold them
+    minute = pl.col("scan_time").dt.truncate("1m")
+    minutes = (
+        mine.filter(pl.col("a_time").is_not_null())
+        .select(pl.col("a_site").alias("site_code"), pl.col("a_time").dt.truncate("1m"))
+        .unique()
+        .rename({"a_time": "minute"})
+    )
+    marks = sorted(set(minutes["minute"].dt.epoch("us").to_list()))
+    step = 60_000_000
+
+    def holds_a_minute(lo: int | None, hi: int | None) -> bool:
+        if lo is None or hi is None:
+            return True
+        i = bisect.bisect_left(marks, lo - step + 1)
+        return i < len(marks) and marks[i] <= hi
+
+    arrival = visible & pl.col("scan_type").is_in(ARRIVAL_TYPES)
+    busy_plan = (
+        _scan([p for p, _v, lo, hi in files if marks and holds_a_minute(lo, hi)])
+        .filter(arrival & minute.dt.epoch("us").is_in(pl.Series(marks, dtype=pl.Int64()).implode()))
+        .group_by("site_code", minute.alias("minute"))
+        .agg(pl.len().alias("n"))
+        .filter(pl.col("n") > cfg.burst_per_minute)
+        .join(minutes.lazy(), on=["site_code", "minute"], how="semi")
+        .select("site_code", "minute")
+    )
+
+    # reused_waybill: departures more than reuse_days after the month's start, then the
+    # parcels with one more than reuse_days after their own D
+    reach = _us(start + timedelta(days=cfg.reuse_days))
+    late = (
+        _scan([p for p, _v, _lo, hi in files if hi is None or hi > reach])
+        .filter(visible & (ts > reach) & (pl.col("scan_type") == "depart"))
+        .select(*PARCEL, "scan_time")
+        .join(mine.lazy().select(*PARCEL, "d_time"), on=PARCEL, how="inner")
+        .filter(pl.col("scan_time") - pl.col("d_time") > pl.lit(timedelta(days=cfg.reuse_days)))
+        .select(PARCEL)
+        .unique()
+    )
+    busy, reused = pl.collect_all([busy_plan, late])
+    burst_found = pl.DataFrame(schema={k: EVENT_SCHEMA[k] for k in (*PARCEL, "site_code")})
+    if busy.height:
+        marked = busy["minute"].dt.epoch("us")
+        b_lo, b_hi = int(marked.min()), int(marked.max()) + step  # type: ignore[arg-type]
+        burst_found = (
+            _scan(
+                [
+                    p
+                    for p, _v, lo, hi in files
+                    if (lo is None or lo < b_hi) and (hi is None or hi >= b_lo)
+                ]
+            )
+            .filter(arrival & (ts >= b_lo) & (ts < b_hi))
+            .select(*PARCEL, "site_code", "scan_time", "scan_type")
+            .join(
+                busy.lazy(),
+                left_on=["site_code", minute],
+                right_on=["site_code", "minute"],
+                how="semi",
+            )
+            .collect()
+        )
+    since = _us(start)
+    departs = (
+        _scan([p for p, _v, _lo, hi in files if hi is None or hi >= since])
+        .filter(
+            visible
+            & (pl.col("scan_type") == "depart")
+            & pl.col("waybill_no").is_in(reused["waybill_no"].unique().implode())
+        )
+        .join(reused.lazy(), on=PARCEL, how="semi")
+        .collect()
+        if reused.height
+        else pl.DataFrame(schema=EVENT_SCHEMA)
+    )
+    scans = pl.concat(
+        [
+            burst_found.select(
+                pl.col(name).cast(dtype)
+                if name in burst_found.columns
+                else pl.lit(None, dtype).alias(name)
+                for name, dtype in EVENT_SCHEMA.items()
+            ),
+            departs.select(EVENT_SCHEMA.names()).cast(EVENT_SCHEMA),
+        ]
+    )
+
+    # the rows the month's parcels are compared with: the parcels of their waybills and of
+    # the busy hub-minutes' scans, and the eligible parcels per hub-day of the spike look-back
+    scope = pl.concat(
+        [
+            mine,
+            result_rows(
+                store,
+                rs,
+                pl.col("waybill_no").is_in(
+                    pl.concat([mine["waybill_no"], burst_found["waybill_no"]]).unique().implode()
+                )
+                & (pl.col("month") != month),
+            ),
+        ]
+    )
+    basis: dict[str, Any] = {
+        "busy": [
+            [site, int(t)]
+            for site, t in busy.select("site_code", pl.col("minute").dt.epoch("us")).iter_rows()
+        ],
+        "spike": None,
+    }
+    daily = pl.DataFrame(
+        schema={"site_code": pl.String(), "day": pl.Date(), "parcels": pl.UInt32()}
+    )
+    days = mine.filter(pl.col("status") == "eligible")["a_time"].dt.date()
+    if days.len():
+        first, last = days.min(), days.max()
+        assert isinstance(first, date) and isinstance(last, date)
+        lo = datetime.combine(first - timedelta(days=SPIKE_LOOKBACK_DAYS), time(), TZ)
+        hi = datetime.combine(last + timedelta(days=1), time(), TZ)
+        hubs = mine["a_site"].drop_nulls().unique()
+        counted = _daily(
+            result_frame(store, rs, pl.col("status") == "eligible"), _us(lo), _us(hi), hubs
+        )
+        basis["spike"] = {
+            "from_us": _us(lo),
+            "to_us": _us(hi),
+            "hubs": sorted(hubs.to_list()),
+            "daily": counted,
+        }
+        daily = pl.DataFrame(
+            [(site, date.fromisoformat(day), n) for site, day, n in counted],
+            schema=daily.schema,
+            orient="row",
+        )
+    flags, held = _flags(
+        scope.lazy(), mine.lazy(), scans.lazy(), sites.lazy(), policy, daily.lazy()
+    )
+    return flags, held, basis
+
+
+def _daily(rows: pl.LazyFrame, lo: int, hi: int, hubs: pl.Series) -> list[list[Any]]:
+    """Eligible parcels per (hub, day) of ``A`` in ``[lo, hi)`` at ``hubs``: what a month's
+    ``hub_spike`` flags read of the other parcels."""
+    t = pl.col("a_time").dt.epoch("us")
+    return [
+        [site, day.isoformat(), n]
+        for site, day, n in rows.filter(
+            (pl.col("status") == "eligible")
+            & (t >= lo)
+            & (t < hi)
+            & pl.col("a_site").is_in(hubs.implode())
+        )
+        .group_by("a_site", pl.col("a_time").dt.date().alias("day"))
+        .agg(pl.len())
+        .sort("a_site", "day")
+        .collect()
+        .iter_rows()
+    ]
 
 
 def _key(month: str, code: str, carrier: Any, waybill: Any, site: Any, day: Any) -> str:
@@ -500,11 +811,193 @@ def refresh_flags(store: Store, policy: Policy, month: str, now: datetime) -> No
             return
     elif run is not None:
         current = store.version()
-        if _unchanged_since(store, run, policy_key(policy, load_sites(store)), current, as_of):
+        key = policy_key(policy, load_sites(store))
+        if _unchanged_since(store, run, key, current, as_of):
+            return
+        moved = _untouched(store, policy, month, run, key, as_of)
+        if moved is not None:
+            with store.transaction() as db:
+                db.execute(
+                    "UPDATE anomaly_runs SET as_of=?, store_version=?, computed_at=? WHERE month=?",
+                    (to_local(as_of).isoformat(), moved, timestamp(), month),
+                )
+            _write_basis(store, month, moved, _read_basis(store, month) or {})
             return
     computed = flags_for_month(store, policy, month, as_of, version)
     with store.transaction() as db:
         save_flags(store, db, computed, policy)
+    if version is None and computed.basis is not None:
+        _write_basis(store, month, computed.store_version, computed.basis)
+    else:
+        _basis_path(store, month).unlink(missing_ok=True)
+
+
+BASIS_DIR = "anomalies"
+
+
+def _basis_path(store: Store, month: str) -> Path:
+    return store.root / BASIS_DIR / f"{month}.json"
+
+
+def _write_basis(store: Store, month: str, version: int, basis: dict[str, Any]) -> None:
+    path = _basis_path(store, month)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps({**basis, "store_version": version}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_basis(store: Store, month: str) -> dict[str, Any] | None:
+    try:
+        doc: dict[str, Any] = json.loads(_basis_path(store, month).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    return doc
+
+
+def _untouched(
+    store: Store, policy: Policy, month: str, run: sqlite3.Row, key: str, as_of: datetime
+) -> int | None:
+    """The store version an open month's stored flags can be carried to unchanged, or
+    ``None`` when they must be recomputed.
+
+    They are carried over when the only new scans are those of files committed since the run
+    (no stored scan became visible by the passing of time, no file was retired, same policy
+    and sites, a result set answers) and none of them can change a flag of the month: no new
+    scan has a waybill of a parcel of the month (now) or of a stored flag of the month (the
+    parcel's own codes, a second carrier, a later departure, a parcel moving in or out); no
+    hub-minute of a new arrival scan now holds more than ``burst_per_minute`` arrival scans
+    at a hub-minute of the month's ``A``; no scan in a hub-minute that was above it (the run's
+    basis) belongs to a parcel of the new scans (whose scope may have changed); and the
+    eligible parcels per hub-day of the month's spike look-back are those of the run."""
+    basis = _read_basis(store, month)
+    old_version, run_as_of = int(run["store_version"]), parse_instant(run["as_of"])
+    version = store.version()
+    if (
+        basis is None
+        or int(basis.get("store_version", -1)) != old_version
+        or run["policy_key"] != key
+        or as_of < run_as_of
+        or version < old_version
+        or store.retired_since(old_version)
+    ):
+        return None
+    sites = load_sites(store)
+    rs = answering_set(store, policy, sites, as_of, None)
+    if rs is None or rs.store_version != version:
+        return None
+    files = store.event_file_ranges(version=version)
+    since, until = _us(run_as_of), _us(to_local(as_of))
+    if any(
+        v <= old_version and (hi is None or hi > since) and (lo is None or lo <= until)
+        for _p, v, lo, hi in files
+    ):
+        return None  # a stored scan became visible: as good as a new one, recompute
+    ts = pl.col("scan_time").dt.epoch("us")
+    new = (
+        _scan([p for p, v, _lo, _hi in files if v > old_version])
+        .filter(ts <= until)
+        .select(*PARCEL, "site_code", "scan_time", pl.col("scan_type").cast(pl.String))
+        .collect()
+    )
+    if not new.height:
+        return version
+    waybills = new["waybill_no"].unique().implode()
+    if result_rows(
+        store, rs, (pl.col("month") == month) & pl.col("waybill_no").is_in(waybills)
+    ).height:
+        return None
+    with store.connect() as db:
+        flagged = {
+            r[0]
+            for r in db.execute(
+                "SELECT DISTINCT waybill_no FROM anomaly_flags"
+                " WHERE month=? AND waybill_no IS NOT NULL",
+                (month,),
+            )
+        }
+    if flagged & set(new["waybill_no"].unique().to_list()):
+        return None
+    cfg = policy.anomalies
+    step = 60_000_000
+    minute = pl.col("scan_time").dt.truncate("1m")
+    arrivals = new.filter(pl.col("scan_type").is_in(ARRIVAL_TYPES))
+    if arrivals.height:
+        touched = arrivals.select("site_code", minute.alias("minute")).unique()
+        marks = touched["minute"].dt.epoch("us")
+        lo_t, hi_t = int(marks.min()), int(marks.max()) + step  # type: ignore[arg-type]
+        busy = (
+            _scan(
+                [
+                    p
+                    for p, _v, lo, hi in files
+                    if (lo is None or lo < hi_t) and (hi is None or hi >= lo_t)
+                ]
+            )
+            .filter(
+                (ts <= until)
+                & (ts >= lo_t)
+                & (ts < hi_t)
+                & pl.col("scan_type").is_in(ARRIVAL_TYPES)
+            )
+            .group_by("site_code", minute.alias("minute"))
+            .agg(pl.len().alias("n"))
+            .filter(pl.col("n") > cfg.burst_per_minute)
+            .join(touched.lazy(), on=["site_code", "minute"], how="semi")
+            .collect()
+        )
+        if busy.height:
+            b_lo = int(busy["minute"].dt.epoch("us").min())  # type: ignore[arg-type]
+            b_hi = int(busy["minute"].dt.epoch("us").max()) + step  # type: ignore[arg-type]
+            at = pl.col("a_time").dt.epoch("us")
+            hit = result_rows(
+                store,
+                rs,
+                (pl.col("month") == month)
+                & (at >= b_lo)
+                & (at < b_hi)
+                & pl.col("a_site").is_in(busy["site_code"].implode()),
+            ).join(
+                busy,
+                left_on=["a_site", pl.col("a_time").dt.truncate("1m")],
+                right_on=["site_code", "minute"],
+                how="semi",
+            )
+            if hit.height:
+                return None
+    if basis.get("busy"):
+        was = pl.DataFrame(
+            basis["busy"], schema={"site_code": pl.String(), "m": pl.Int64()}, orient="row"
+        )
+        b_lo, b_hi = int(was["m"].min()), int(was["m"].max()) + step  # type: ignore[arg-type]
+        there = (
+            _scan(
+                [
+                    p
+                    for p, _v, lo, hi in files
+                    if (lo is None or lo < b_hi) and (hi is None or hi >= b_lo)
+                ]
+            )
+            .filter(
+                (ts <= until)
+                & (ts >= b_lo)
+                & (ts < b_hi)
+                & pl.col("scan_type").is_in(ARRIVAL_TYPES)
+            )
+            .with_columns(minute.dt.epoch("us").alias("m"))
+            .join(was.lazy(), on=["site_code", "m"], how="semi")
+            .join(new.lazy().select(PARCEL).unique(), on=PARCEL, how="semi")
+            .collect()
+        )
+        if there.height:
+            return None
+    spike = basis.get("spike")
+    if spike is not None:
+        rows = result_frame(store, rs, pl.col("status") == "eligible")
+        hubs = pl.Series(spike["hubs"], dtype=pl.String())
+        if _daily(rows, spike["from_us"], spike["to_us"], hubs) != spike["daily"]:
+            return None
+    return version
 
 
 def _row(r: sqlite3.Row) -> dict[str, Any]:

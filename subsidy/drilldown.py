@@ -3,7 +3,9 @@
 :func:`parcels_frame` is the lazy list of the parcels a report cell counts: the rule of
 :mod:`subsidy.rule` over the store for ``month`` as of ``as_of`` (a closed month: on its pinned
 store version, as of its close: the parcels of its frozen figures), filtered by carrier,
-status and reason, with ``D``, ``A``, their sites and the codes of the flags on each parcel.
+status and reason -- read from the stored result set when it answers (an open month: the
+report's own rows), else the rule run over the carrier's events -- with ``D``, ``A``, their
+sites and the codes of the flags on each parcel.
 ``status = "held"`` lists the eligible parcels held by open flags (a closed month: those its
 statements held). :func:`page` answers one JSON page after a cursor; :func:`csv_chunks` and
 :func:`parquet_chunks` stream all of them batch by batch, never the whole list in memory.
@@ -23,7 +25,7 @@ import pyarrow.parquet as pq
 from core.policy import Policy
 from core.store import Store
 from core.timeutil import month_bounds, to_local
-from subsidy.anomalies import month_basis, refresh_flags
+from subsidy.anomalies import answering_set, month_basis, refresh_flags, result_frame
 from subsidy.exceptions import InvalidValueError
 from subsidy.rule import INELIGIBLE_REASONS, parcel_statuses
 from subsidy.settlement.holds import held_rows
@@ -128,15 +130,19 @@ def parcels_frame(
     closed = version is not None
     if status == "held":
         refresh_flags(store, policy, month, as_of)
-    events = store.scan_events(
-        carriers=None if carrier is None else [carrier],
-        version=store.version() if version is None else version,
-    )
-    frame = parcel_statuses(events, load_sites(store).lazy(), policy, basis_as_of).filter(
-        pl.col("month") == month
-    )
+    sites = load_sites(store)
+    wanted = pl.col("month") == month
     if carrier is not None:
-        frame = frame.filter(pl.col("carrier") == carrier)
+        wanted = wanted & (pl.col("carrier") == carrier)
+    rs = answering_set(store, policy, sites, basis_as_of, version)
+    if rs is not None:  # the stored result set's rows: no rule to run
+        frame = result_frame(store, rs, wanted)
+    else:
+        events = store.scan_events(
+            carriers=None if carrier is None else [carrier],
+            version=store.version() if version is None else version,
+        )
+        frame = parcel_statuses(events, sites.lazy(), policy, basis_as_of).filter(wanted)
     if status == "held":
         frame = frame.filter(pl.col("status") == "eligible").join(
             _held(store, month, closed).lazy(), on=_PARCEL, how="semi"
