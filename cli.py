@@ -22,7 +22,7 @@ from core.settings import Settings
 from core.store import Store
 from core.timeutil import next_month, now_local, parse_month, resolve_as_of
 from ingest.exceptions import FileRefused, IngestError
-from ingest.uploads import Upload, ingest_file
+from ingest.uploads import Upload, ingest_file, one_publication
 from subsidy.anomalies import list_flags
 from subsidy.exceptions import NotFoundError, SubsidyError
 from subsidy.explain import explain_parcel
@@ -135,8 +135,26 @@ def cmd_ingest(args: argparse.Namespace, store: Store, policy: Policy) -> int:
     if args.check:
         return _check_files(args, store, policy, carrier)
     progress = IngestProgress(args.files, also=args.on_step)
-    failures = 0
-    results = []
+    results: list[dict[str, Any]] = []
+    with one_publication(store, policy, now_local()):  # the figures published once, at the end
+        _ingest_each(args, store, policy, carrier, progress, results)
+    failures = sum(r["status"] in ("refused", "failed") for r in results)
+    progress.close()
+    if args.format == "json":
+        print(_dump({"files": results}))
+    return 1 if failures else 0
+
+
+def _ingest_each(
+    args: argparse.Namespace,
+    store: Store,
+    policy: Policy,
+    carrier: str | None,
+    progress: IngestProgress,
+    results: list[dict[str, Any]],
+) -> None:
+    """Ingest ``args.files`` one by one into ``results``; a refused file does not stop the
+    others."""
     for name in args.files:
         path = Path(name)
         progress.start(name)
@@ -147,21 +165,15 @@ def cmd_ingest(args: argparse.Namespace, store: Store, policy: Policy) -> int:
                 store, path, policy, carrier=carrier, now=now_local(), on_step=progress
             )
         except (FileRefused, StoreError) as exc:  # a full disk too: one line, exit 1
-            failures += 1
             status = "refused" if isinstance(exc, FileRefused) else "failed"
             results.append({"file": name, "status": status, "error": str(exc)})
             print(f"{name}: {status}: {exc}", file=sys.stderr)  # stdout stays JSON-only
             continue
-        failures += upload.status == "refused"
         results.append({"file": name, **upload.as_dict()})
         if upload.status == "refused":
             print(_describe(upload, name), file=sys.stderr)
         elif args.format == "text":
             print(_describe(upload, name))
-    progress.close()
-    if args.format == "json":
-        print(_dump({"files": results}))
-    return 1 if failures else 0
 
 
 def _check_files(

@@ -28,7 +28,7 @@ from benchmarks.peak import own_peak_rss
 from core.policy import resolve_policy
 from core.store import Store
 from core.timeutil import now_local, parse_instant
-from ingest.uploads import ingest_file
+from ingest.uploads import ingest_file, one_publication
 from subsidy import refresh as _publishes  # noqa: F401  (publishes after commits, as the CLI)
 
 if TYPE_CHECKING:
@@ -53,14 +53,15 @@ def cmd_ingest(a: argparse.Namespace) -> dict[str, Any]:
     store = Store(a.data_dir).init()
     policy = resolve_policy(a.data_dir)
     totals = {"files": 0, "rows_read": 0, "accepted": 0, "rejected": 0, "duplicates": 0}
-    for name in a.files:
-        path = Path(name)
-        up = ingest_file(store, path, policy, carrier=path.parent.name.upper(), now=now_local())
-        if up.status != "ingested":
-            raise SystemExit(f"{path}: {up.status}: {up.error}")
-        totals["files"] += 1
-        for key in ("rows_read", "accepted", "rejected", "duplicates"):
-            totals[key] += getattr(up, key)
+    with one_publication(store, policy, now_local()):  # as the CLI: published once, at the end
+        for name in a.files:
+            path = Path(name)
+            up = ingest_file(store, path, policy, carrier=path.parent.name.upper(), now=now_local())
+            if up.status != "ingested":
+                raise SystemExit(f"{path}: {up.status}: {up.error}")
+            totals["files"] += 1
+            for key in ("rows_read", "accepted", "rejected", "duplicates"):
+                totals[key] += getattr(up, key)
     if a.refresh_as_of:
         from subsidy.refresh import refresh
         from subsidy.report import monthly_report

@@ -41,7 +41,13 @@ from typing import Any
 from core.policy import Policy
 from core.store import Store
 from ingest.exceptions import UploadConflict
-from ingest.uploads import Upload, ingest_upload, record_refusal, register_upload
+from ingest.uploads import (
+    Upload,
+    ingest_upload,
+    one_publication,
+    record_refusal,
+    register_upload,
+)
 
 DONE, REFUSED = "done", "refused"
 IGNORED_SUFFIXES = (".part", ".tmp")
@@ -235,24 +241,25 @@ def ingest_inbox(
     root.mkdir(parents=True, exist_ok=True)
     items: list[InboxItem] = []
     waiting = 0
-    for path, carrier in _candidates(store):
-        if stop is not None and stop():
-            break
-        if not settled(path, now, settle):
-            waiting += 1
-            continue
-        try:
-            item = _take(store, policy, path, carrier, now)
-        except FileNotFoundError:
-            continue  # taken by a concurrent pass, or removed by the operator
-        except Exception as exc:  # one bad file must not stop the others
-            item = InboxItem(
-                carrier=carrier,
-                file=str(path.relative_to(root)),
-                outcome="error",
-                error=f"{type(exc).__name__}: {exc}",
-            )
-        items.append(item)
+    with one_publication(store, policy, now):  # the pass's figures published once
+        for path, carrier in _candidates(store):
+            if stop is not None and stop():
+                break
+            if not settled(path, now, settle):
+                waiting += 1
+                continue
+            try:
+                item = _take(store, policy, path, carrier, now)
+            except FileNotFoundError:
+                continue  # taken by a concurrent pass, or removed by the operator
+            except Exception as exc:  # one bad file must not stop the others
+                item = InboxItem(
+                    carrier=carrier,
+                    file=str(path.relative_to(root)),
+                    outcome="error",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            items.append(item)
     summary: dict[str, Any] = {
         outcome: sum(i.outcome == outcome for i in items)
         for outcome in ("ingested", "duplicate", "refused")
@@ -284,13 +291,16 @@ def ingest_received(
         ]
     done: list[dict[str, Any]] = []
     errors: list[str] = []
-    for upload_id in ids:
-        if stop is not None and stop():
-            break
-        try:
-            upload = ingest_upload(store, upload_id, policy, now=now)
-        except Exception as exc:  # one bad upload must not stop the others
-            errors.append(f"upload {upload_id}: {type(exc).__name__}: {exc}")
-            continue
-        done.append({"upload_id": upload.id, "status": upload.status, "accepted": upload.accepted})
+    with one_publication(store, policy, now):  # the figures published once
+        for upload_id in ids:
+            if stop is not None and stop():
+                break
+            try:
+                upload = ingest_upload(store, upload_id, policy, now=now)
+            except Exception as exc:  # one bad upload must not stop the others
+                errors.append(f"upload {upload_id}: {type(exc).__name__}: {exc}")
+                continue
+            done.append(
+                {"upload_id": upload.id, "status": upload.status, "accepted": upload.accepted}
+            )
     return {"uploads": done, "errors": errors}

@@ -22,7 +22,8 @@ import logging
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -427,9 +428,37 @@ def ingest_upload(
     return result
 
 
+#: Per thread: the batch open in it (:func:`one_publication`), and what it must publish.
+_BATCH = threading.local()
+
+
+@contextlib.contextmanager
+def one_publication(store: Store, policy: Policy, now: datetime) -> Iterator[None]:
+    """Ingest a batch of uploads (a CLI call with several files, an inbox pass, the ingest
+    job) and run the :data:`AFTER_COMMIT` hooks once, after the last commit, instead of after
+    each: the figures are published once for the batch. Whatever ends the batch (an error
+    too), what was committed is published on the way out; a killed process leaves it to the
+    next writer or the upkeep job, as a killed publication does."""
+    if getattr(_BATCH, "open", False):  # inside a batch already: the outer one publishes
+        yield
+        return
+    _BATCH.open, _BATCH.pending = True, False
+    try:
+        yield
+    finally:
+        pending = _BATCH.pending
+        _BATCH.open, _BATCH.pending = False, False
+        if pending:
+            after_commit(store, policy, now)
+
+
 def after_commit(store: Store, policy: Policy, now: datetime) -> None:
-    """Run the :data:`AFTER_COMMIT` hooks. The commit stands whatever they do: a hook that
-    fails is logged (the figures published before stay served until the next publication)."""
+    """Run the :data:`AFTER_COMMIT` hooks, or, inside :func:`one_publication`, once at its
+    end. The commit stands whatever they do: a hook that fails is logged (the figures
+    published before stay served until the next publication)."""
+    if getattr(_BATCH, "open", False):
+        _BATCH.pending = True
+        return
     for run in AFTER_COMMIT:
         try:
             run(store, policy, now)

@@ -212,3 +212,55 @@ def test_the_upkeep_job_publishes_what_a_killed_publication_left(
     assert refreshing.upkeep_publish(store, policy, NOW)
     assert _eligible(store, policy) == _rebuilt(store, policy)
     assert not refreshing.upkeep_publish(store, policy, NOW)  # nothing left to publish
+
+
+def _count_publications(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The publications run from now on, counted (the real publication still runs)."""
+    from ingest import uploads
+
+    ran: list[int] = []
+    real = list(uploads.AFTER_COMMIT)
+
+    def counted(store: Store, policy: Policy, now: object) -> None:
+        ran.append(store.version())
+        for hook in real:
+            hook(store, policy, now)  # type: ignore[arg-type]  # now is the caller's datetime
+
+    monkeypatch.setattr(uploads, "AFTER_COMMIT", [counted])
+    return ran
+
+
+def test_a_cli_call_with_several_files_publishes_once_after_the_last_commit(
+    tmp_path: Path, store: Store, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nine next-day files in one ``ingest`` call: one publication, of the last version, and
+    the served figures equal a full rebuild (an inbox pass and the ingest job batch alike)."""
+    import cli
+
+    ran = _count_publications(monkeypatch)
+    files = []
+    for i in range(3):
+        rows = LATE_UPLOAD[i * 20 : (i + 1) * 20]
+        files.append(str(write_parquet(tmp_path / f"late-{i}.parquet", rows)))
+    assert cli.main(["--data-dir", str(store.root), "ingest", "--carrier", "ZTO", *files]) == 0
+    assert ran == [store.version()]
+    assert _eligible(store, policy) == _rebuilt(store, policy)
+
+
+def test_a_batch_ended_by_an_error_still_publishes_what_it_committed(
+    tmp_path: Path, store: Store, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.uploads import one_publication
+
+    ran = _count_publications(monkeypatch)
+    late = write_parquet(tmp_path / "late.parquet", LATE_UPLOAD)
+    with pytest.raises(RuntimeError), one_publication(store, policy, NOW):
+        with one_publication(store, policy, NOW):  # nested: the outer batch publishes
+            ingest_file(store, late, policy, carrier="ZTO", now=NOW)
+        assert ran == []
+        raise RuntimeError("the batch stops here")
+    assert ran == [store.version()]
+    assert _eligible(store, policy) == _rebuilt(store, policy)
+    again = write_parquet(tmp_path / "again.parquet", LATE_UPLOAD[:2])
+    ingest_file(store, again, policy, carrier="ZTO", now=NOW)
+    assert len(ran) == 2  # outside a batch, each ingest publishes on its own
