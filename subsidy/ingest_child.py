@@ -22,11 +22,9 @@ import argparse
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -82,20 +80,26 @@ def _run(
     *,
     timeout: float,
     stop: StopCheck | None = None,
+    stop_file: Path | None = None,
 ) -> None:
     """Run the child to its end; raises :class:`ChildFailed` unless it exits 0.
 
-    ``stop`` set: the child is asked to stop (SIGTERM: it ends between two files). After
-    ``timeout`` seconds it is killed. A child that did not exit by itself is followed by a
-    recovery of the store under the writer lock.
+    Once ``stop()`` is true, ``stop_file`` is created: the child looks for it before each
+    file and ends early (no signal: no race with its start-up). After ``timeout`` seconds it
+    is killed. A child that failed is followed by a recovery of the store under the writer
+    lock.
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     command = _command(store.root, policy_path, task)
+    asked = False
+    if stop is not None and stop_file is not None and stop():  # stopping already
+        stop_file.touch()
+        asked = True
     # Its own session: a Ctrl-C to the service's process group does not reach it; the
     # service asks it to stop (``stop``) and waits for it, as for a job in a thread.
     child = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline, asked = time.monotonic() + timeout, False
+    deadline = time.monotonic() + timeout
     while True:
         try:
             code = child.wait(timeout=POLL)
@@ -104,7 +108,7 @@ def _run(
             pass
         if time.monotonic() > deadline:
             child.kill()
-            code = child.wait()
+            child.wait()
             _recover(store)
             raise ChildFailed(
                 f"the ingest child (pid {child.pid}) ran longer than {timeout:g} s and was "
@@ -112,12 +116,13 @@ def _run(
                 code="ingest_child_timeout",
                 seconds=timeout,
             )
-        if stop is not None and not asked and stop():
-            child.send_signal(signal.SIGTERM)
+        if stop is not None and stop_file is not None and not asked and stop():
+            stop_file.touch()
             asked = True
     if code != 0:
-        if code < 0:  # killed by a signal: it could not put the upload back itself
-            _recover(store)
+        # Killed by a signal (or dead before its own clean-up): it may have left its upload
+        # 'ingesting' and unlisted event files; nothing to do when it did not.
+        _recover(store)
         raise ChildFailed(
             f"the ingest child (pid {child.pid}) ended with code {code}; the store is as "
             "it was before",
@@ -165,9 +170,10 @@ def inbox_pass_in_child(
 ) -> dict[str, Any]:
     """:func:`inbox_pass` in a niced child; raises :class:`ChildFailed` when the child fails."""
     with tempfile.TemporaryDirectory(prefix="ingest-child-") as scratch:
-        out = Path(scratch) / "detail.json"
+        out, stop_file = Path(scratch) / "detail.json", Path(scratch) / "stop"
         task = ["inbox", "--now", now.isoformat(), "--settle", repr(settle.total_seconds())]
-        _run(store, policy_path, [*task, "--detail", str(out)], timeout=timeout, stop=stop)
+        task += ["--detail", str(out), "--stop-file", str(stop_file)]
+        _run(store, policy_path, task, timeout=timeout, stop=stop, stop_file=stop_file)
         detail: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     return detail
 
@@ -187,6 +193,7 @@ def _parser() -> argparse.ArgumentParser:
     inbox.add_argument("--now", type=datetime.fromisoformat, required=True)
     inbox.add_argument("--settle", type=float, required=True)
     inbox.add_argument("--detail", type=Path, required=True)
+    inbox.add_argument("--stop-file", type=Path, required=True)
     return parser
 
 
@@ -203,8 +210,6 @@ def main(argv: Sequence[str] | None = None, *, on_step: StepHook | None = None) 
     from core.policy import resolve_policy
     from ingest.uploads import ingest_upload
 
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     store = Store(args.data_dir).open_existing()
     policy = resolve_policy(store.root, args.policy)
     if args.task == "upload":
@@ -215,7 +220,7 @@ def main(argv: Sequence[str] | None = None, *, on_step: StepHook | None = None) 
         policy,
         now=args.now,
         settle=timedelta(seconds=args.settle),
-        stop=stopping.is_set,
+        stop=args.stop_file.exists,
     )
     args.detail.write_text(json.dumps(detail, ensure_ascii=False, default=str), encoding="utf-8")
     return 0

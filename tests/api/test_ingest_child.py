@@ -5,8 +5,10 @@ a child killed mid-ingest leaves the store as it was and the retry ingests the f
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,11 @@ from api.app import create_app
 from core.policy import Policy
 from core.settings import Settings
 from core.store import Store
+from core.timeutil import TZ
 from scheduler import INBOX_INGEST, run_job
 from subsidy import ingest_child
-from tests.api.conftest import LIMIT, bearer, make_tokens, upload
-from tests.factories import make_store
+from tests.api.conftest import LIMIT, bearer, make_tokens, may_rows, upload
+from tests.factories import make_store, write_parquet
 
 REPORT = "/v1/reports/monthly?month=2023-05&as_of=2023-07-01T00:00:00%2B08:00"
 
@@ -151,3 +154,24 @@ def test_a_failed_inbox_child_fails_the_run(store: Store, policy: Policy, tmp_pa
     """A child that cannot do the job (here: no store in its data dir) is a failed run."""
     run = run_job(store, policy, INBOX_INGEST, in_child=True, policy_path=tmp_path / "none.toml")
     assert run["outcome"] == "failed" and "ingest child" in run["error"]
+
+
+def test_the_inbox_child_stops_between_files_when_the_service_stops(
+    store: Store, policy: Policy, tmp_path: Path
+) -> None:
+    """The service stopping (its stop flag) ends the child's pass before the next file; the
+    files not taken stay in the inbox for the next run."""
+    folder = store.root / "inbox" / "ZTO"
+    folder.mkdir(parents=True)
+    export = write_parquet(folder / "export.parquet", may_rows())
+    stamp = export.stat().st_mtime - 3600
+    os.utime(export, (stamp, stamp))
+    stopped = ingest_child.inbox_pass_in_child(
+        store, None, now=datetime.now(TZ), settle=timedelta(0), stop=lambda: True
+    )
+    assert stopped["errors"] == [] and stopped["files"] == [] and export.exists()
+    done = ingest_child.inbox_pass_in_child(
+        store, None, now=datetime.now(TZ), settle=timedelta(0), stop=lambda: False
+    )
+    assert done["errors"] == [] and not export.exists()
+    assert done["ingested"] == 1 and _events(store)[1] > 0
