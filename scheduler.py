@@ -3,7 +3,8 @@
 Jobs, by the id ``GET /v1/jobs`` shows::
 
     inbox_ingest   every --ingest-every seconds (default 300), and at start-up:
-                   ingest.inbox.ingest_inbox, then ingest.inbox.ingest_received
+                   ingest.inbox.ingest_inbox, then ingest.inbox.ingest_received (in the
+                   service: in a child process at a lower CPU priority, subsidy.ingest_child)
     monthly_draft  the 1st of each month at 02:00 Asia/Shanghai:
                    subsidy.drafts.write_monthly_draft of the previous month, as of the run
     store_upkeep   daily at 03:30 Asia/Shanghai: ingest.upkeep.clean_store,
@@ -57,9 +58,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from core.policy import Policy, resolve_policy
 from core.store import Store
 from core.timeutil import TZ, now_local
-from ingest.inbox import DEFAULT_SETTLE, ingest_inbox, ingest_received
+from ingest.inbox import DEFAULT_SETTLE
 from ingest.upkeep import clean_store, compact_store
 from subsidy.drafts import previous_month, write_monthly_draft
+from subsidy.ingest_child import DEFAULT_TIMEOUT, inbox_pass, inbox_pass_in_child
 from subsidy.refresh import upkeep_publish
 from subsidy.results import adopt_compaction
 
@@ -83,12 +85,24 @@ class RunContext:
     now: datetime
     stop: StopCheck
     settle: timedelta
+    #: Run the ingest job in a niced child process (:mod:`subsidy.ingest_child`), which
+    #: loads the policy from ``policy_path`` as :func:`start` did; else in this thread.
+    in_child: bool = False
+    policy_path: Path | None = None
+    child_timeout: float = DEFAULT_TIMEOUT
 
 
 def _inbox_ingest(ctx: RunContext) -> dict[str, Any]:
-    inbox = ingest_inbox(ctx.store, ctx.policy, now=ctx.now, settle=ctx.settle, stop=ctx.stop)
-    received = ingest_received(ctx.store, ctx.policy, now=ctx.now, stop=ctx.stop)
-    return {**inbox, **received, "errors": inbox["errors"] + received["errors"]}
+    if ctx.in_child:
+        return inbox_pass_in_child(
+            ctx.store,
+            ctx.policy_path,
+            now=ctx.now,
+            settle=ctx.settle,
+            stop=ctx.stop,
+            timeout=ctx.child_timeout,
+        )
+    return inbox_pass(ctx.store, ctx.policy, now=ctx.now, settle=ctx.settle, stop=ctx.stop)
 
 
 def _monthly_draft(ctx: RunContext) -> dict[str, Any]:
@@ -211,12 +225,17 @@ def run_job(
     now: datetime | None = None,
     settle: timedelta = DEFAULT_SETTLE,
     stop: StopCheck | None = None,
+    in_child: bool = False,
+    policy_path: Path | None = None,
+    child_timeout: float = DEFAULT_TIMEOUT,
 ) -> dict[str, Any]:
     """Run one job now, recorded and logged; never raises for a failure of the job itself.
 
     Waits for a run of the same job in progress (in any thread or process) to end first.
     ``now`` is the time the job acts as of (default: the clock when the run starts).
-    Returns the ``job_runs`` row as a dict (``detail`` parsed).
+    Returns the ``job_runs`` row as a dict (``detail`` parsed). ``in_child``: the ingest
+    job runs in a niced child process that loads the policy from ``policy_path`` (see
+    :class:`RunContext`).
     """
     if job not in JOBS:
         raise ValueError(f"no job {job!r}; jobs: {', '.join(JOBS)}")
@@ -229,7 +248,16 @@ def run_job(
                 "INSERT INTO job_runs (job, started_at, outcome) VALUES (?, ?, 'running')",
                 (job, _stamp(started)),
             ).lastrowid
-        ctx = RunContext(store, policy, now or started, stop or (lambda: False), settle)
+        ctx = RunContext(
+            store,
+            policy,
+            now or started,
+            stop or (lambda: False),
+            settle,
+            in_child=in_child,
+            policy_path=policy_path,
+            child_timeout=child_timeout,
+        )
         tb = None
         try:
             detail = runner(ctx)
@@ -343,12 +371,16 @@ def start(
     *,
     ingest_every: float = DEFAULT_INGEST_EVERY,
     settle: timedelta = DEFAULT_SETTLE,
+    ingest_in_child: bool = False,
+    child_timeout: float = DEFAULT_TIMEOUT,
 ) -> ServiceScheduler:
     """Start the jobs in background threads; returns a handle with ``shutdown(wait=True)``.
 
     ``ingest_every`` (seconds) comes from the settings (``Settings.ingest_every``). The
     policy is loaded now (``policy_path``, else ``DIR/policy.toml``, else the default), so a
-    bad one fails the start-up, not the first run.
+    bad one fails the start-up, not the first run. ``ingest_in_child`` (the service's
+    ``Settings.ingest_in_child``): the inbox ingest job runs in a niced child process, which
+    loads the same policy file; it is killed after ``child_timeout`` seconds.
     """
     global _active
     if not (math.isfinite(ingest_every) and ingest_every > 0):
@@ -373,7 +405,13 @@ def start(
             run_job,
             trigger,
             args=(store, policy, job),
-            kwargs={"settle": settle, "stop": handle.stopping},
+            kwargs={
+                "settle": settle,
+                "stop": handle.stopping,
+                "in_child": ingest_in_child and job == INBOX_INGEST,
+                "policy_path": policy_path,
+                "child_timeout": child_timeout,
+            },
             id=job,
             name=f"{job}: {schedule}",
             misfire_grace_time=max(1, int(ingest_every)) if job == INBOX_INGEST else None,

@@ -84,7 +84,12 @@ def create_app(
         if run_scheduler:
             running = await run_in_threadpool(
                 functools.partial(
-                    scheduler.start, store, settings.policy, ingest_every=settings.ingest_every
+                    scheduler.start,
+                    store,
+                    settings.policy,
+                    ingest_every=settings.ingest_every,
+                    ingest_in_child=settings.ingest_in_child,
+                    child_timeout=settings.ingest_child_timeout,
                 )
             )
         try:

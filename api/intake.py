@@ -1,7 +1,8 @@
 """Taking an upload at the edge, once for the API and the console: a file already received
 (:func:`api.upload_stream.receive_file`) is handed to the ledger
 (:func:`ingest.uploads.accept_upload`, off the event loop), its scratch copy removed, and a new
-upload queued for ingestion in the background when the settings say so."""
+upload queued for ingestion in the background when the settings say so: in a child process
+at a lower CPU priority (:mod:`subsidy.ingest_child`), or in a thread of the service."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from core.settings import Settings
 from core.store import Store
 from core.timeutil import now_local
 from ingest.uploads import Upload, accept_upload, ingest_in_background
+from subsidy.ingest_child import ingest_upload_in_child
 from subsidy.tokens import Principal
 
 
@@ -51,5 +53,15 @@ async def take_upload(
     finally:
         received.path.unlink(missing_ok=True)
     if not duplicate and settings.ingest_in_background and upload.status == "received":
-        background.add_task(ingest_in_background, store, policy, upload.id, now_local())
+        if settings.ingest_in_child:  # niced: the requests keep the CPU
+            background.add_task(
+                ingest_upload_in_child,
+                store,
+                settings.policy,
+                upload.id,
+                now_local(),
+                timeout=settings.ingest_child_timeout,
+            )
+        else:
+            background.add_task(ingest_in_background, store, policy, upload.id, now_local())
     return upload, duplicate

@@ -55,3 +55,15 @@ class Settings(BaseSettings):
         description="ingest an accepted upload right after answering 202; when false, the "
         "scheduler's ingest job picks it up",
     )
+    ingest_in_child: bool = Field(
+        default=True,
+        description="run the service's background ingests (an accepted upload, the inbox "
+        "ingest job) and the publication after them in a child process at a lower CPU "
+        "priority (subsidy.ingest_child); when false, in a thread of the service",
+    )
+    ingest_child_timeout: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds after which an ingest child is killed (the store stays as it was)",
+    )

@@ -324,6 +324,16 @@ UPLOAD_ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "文件无法处理（{detail}）；原文件已保存以备审计。",
         "The file could not be processed ({detail}); it is kept unchanged for audit.",
     ),
+    "err.ingest_child_failed": (
+        "入库子进程异常退出（退出码 {exit_code}）；数据库保持原样，该上传稍后由入库任务重试。",
+        "The ingest child process ended with code {exit_code}; the store is as it was, and the "
+        "upload is retried by the ingest job.",
+    ),
+    "err.ingest_child_timeout": (
+        "入库子进程运行超过 {seconds} 秒，已被终止；数据库保持原样，该上传稍后由入库任务重试。",
+        "The ingest child process ran longer than {seconds} s and was killed; the store is as "
+        "it was, and the upload is retried by the ingest job.",
+    ),
     "err.ingest_attempts_failed": (
         "尝试入库 {attempts} 次均失败（最后一次错误：{detail}）；原文件已保存以备审计。",
         "The file could not be ingested in {attempts} attempts (last error: {detail}); it is "
