@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from core.policy import Policy
 from core.store import Store, fsync_file, fsync_folder, timestamp
@@ -53,9 +54,10 @@ def freeze_parcels(store: Store, policy: Policy, month: str, *, rule: bool = Tru
     """Write the frozen parcel list of the closed ``month`` and name it; its path.
 
     The rows come from the stored result set when it answers the close on the pinned version,
-    else (``rule``) from the rule run over that version. ``None`` when the month is open,
-    already has its list, was closed under another policy, or (``rule`` false) no result set
-    answers."""
+    else (``rule``) from the rule run over that version; one carrier at a time, in carrier
+    order, each sorted by waybill (a carrier's row groups are its own). ``None`` when the
+    month is open, already has its list, was closed under another policy, or (``rule``
+    false) no result set answers."""
     with store.connect() as db:
         row = db.execute(
             "SELECT c.as_of, c.store_version, c.policy_digest, p.path FROM closed_months c"
@@ -68,19 +70,25 @@ def freeze_parcels(store: Store, policy: Policy, month: str, *, rule: bool = Tru
     if version is None:
         return None
     sites = load_sites(store)
-    wanted = pl.col("month") == month
     rs = answering_set(store, policy, sites, as_of, version)
-    if rs is not None:
-        frame = result_frame(store, rs, wanted)
-    elif rule:
-        events = store.scan_events(version=version)
-        frame = parcel_statuses(events, sites.lazy(), policy, as_of).filter(wanted)
-    else:
+    if rs is None and not rule:
         return None
-    rows = frame.select(STATUS_SCHEMA.names()).sort("carrier", "waybill_no").collect()
     name = f"parcels-{month}.parquet"
     tmp = store.tmp_dir / f".{name}.{os.getpid()}.part"
-    rows.write_parquet(tmp, statistics=True, row_group_size=ROW_GROUP)
+    schema = pl.DataFrame(schema=STATUS_SCHEMA).to_arrow().schema
+    rows = 0
+    with pq.ParquetWriter(tmp, schema) as writer:
+        for carrier in store.carrier_rows(version=version):  # one carrier at a time, in order
+            wanted = (pl.col("month") == month) & (pl.col("carrier") == carrier)
+            if rs is not None:
+                frame = result_frame(store, rs, wanted)
+            else:
+                events = store.scan_events(carriers=[carrier], version=version)
+                frame = parcel_statuses(events, sites.lazy(), policy, as_of).filter(wanted)
+            part = frame.select(STATUS_SCHEMA.names()).sort("waybill_no").collect()
+            if part.height:
+                writer.write_table(part.to_arrow().cast(schema), row_group_size=ROW_GROUP)
+                rows += part.height
     fsync_file(tmp, folder=False)
     folder = store.root / FROZEN_DIR
     folder.mkdir(exist_ok=True)
@@ -91,7 +99,7 @@ def freeze_parcels(store: Store, policy: Policy, month: str, *, rule: bool = Tru
         db.execute(
             "INSERT OR IGNORE INTO closed_month_parcels (month, path, rows, written_at)"
             " VALUES (?,?,?,?)",
-            (month, f"{FROZEN_DIR}/{name}", rows.height, timestamp()),
+            (month, f"{FROZEN_DIR}/{name}", rows, timestamp()),
         )
     return target
 
