@@ -4,6 +4,7 @@
   on the pinned version as of the close, for every cell, after later uploads for the month;
 - a month closed without one (an older close) is listed by the rule, and the upkeep step
   writes its file, which lists the same parcels;
+- a statement's parcel list (SPEC §11) reads the same file;
 - a process killed while writing the file leaves the month closed, no file named, and the
   list computed by the rule; the upkeep step then writes the file.
 """
@@ -28,6 +29,8 @@ from subsidy.drilldown import STATUSES, parcels_frame
 from subsidy.frozen import freeze_closed, frozen_path
 from subsidy.report import served_report
 from subsidy.rule import INELIGIBLE_REASONS
+from subsidy.settlement import parcel_list
+from subsidy.settlement.statements import list_statements
 from tests.factories import DAY, HUB, SHORT_HUB, cst, ingest_rows, parcel
 
 JULY = cst(2023, 7, 1)
@@ -187,3 +190,21 @@ def test_a_process_killed_writing_the_file_leaves_the_month_closed_and_listed(
     frozen = _lists(store, policy)
     for cell, rows in expected.items():
         assert frozen[cell].equals(rows), cell
+
+
+def test_a_statements_parcel_list_reads_the_frozen_list(
+    store: Store, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC §11: a statement's parcels are the same from the frozen list as by the rule."""
+    _may(store)
+    close_month(store, policy, "2023-05", actor="finance", now=CLOSE)
+    _later(store)
+    statements = list_statements(store)
+    assert {s.carrier for s in statements} == {"ZTO", "YTO"}
+    with monkeypatch.context() as m:
+        m.setattr(parcel_list, "frozen_path", lambda *_: None)
+        expected = {s.id: parcel_list.parcels(store, policy, s) for s in statements}
+    monkeypatch.setattr(parcel_list, "parcel_statuses", None)  # the rule would fail
+    for s in statements:
+        listed = parcel_list.parcels(store, policy, s)
+        assert listed.equals(expected[s.id]) and listed.height == s.eligible_parcels
