@@ -86,8 +86,8 @@ def close_month(
         _freeze(store, record, frozen, actor, flags, policy)
         try:  # SPEC §12: the parcel list as of the close, read ever after without the rule
             freeze_parcels(store, policy, month, rule=False)
-        except OSError:  # the month is closed; its list is the rule's until upkeep writes it
-            log.exception("the frozen parcel list of %s was not written", month)
+        except Exception:  # the month is closed whatever failed here: its list is the rule's
+            log.exception("the frozen parcel list of %s was not written", month)  # until upkeep
     return record
 
 

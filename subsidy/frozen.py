@@ -76,20 +76,24 @@ def freeze_parcels(store: Store, policy: Policy, month: str, *, rule: bool = Tru
     name = f"parcels-{month}.parquet"
     tmp = store.tmp_dir / f".{name}.{os.getpid()}.part"
     schema = pl.DataFrame(schema=STATUS_SCHEMA).to_arrow().schema
-    rows = 0
-    with pq.ParquetWriter(tmp, schema) as writer:
-        for carrier in store.carrier_rows(version=version):  # one carrier at a time, in order
-            wanted = (pl.col("month") == month) & (pl.col("carrier") == carrier)
-            if rs is not None:
-                frame = result_frame(store, rs, wanted)
-            else:
-                events = store.scan_events(carriers=[carrier], version=version)
-                frame = parcel_statuses(events, sites.lazy(), policy, as_of).filter(wanted)
-            part = frame.select(STATUS_SCHEMA.names()).sort("waybill_no").collect()
-            if part.height:
-                writer.write_table(part.to_arrow().cast(schema), row_group_size=ROW_GROUP)
-                rows += part.height
-    fsync_file(tmp, folder=False)
+    try:
+        rows = 0
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for carrier in store.carrier_rows(version=version):  # one carrier at a time, in order
+                wanted = (pl.col("month") == month) & (pl.col("carrier") == carrier)
+                if rs is not None:
+                    frame = result_frame(store, rs, wanted)
+                else:
+                    events = store.scan_events(carriers=[carrier], version=version)
+                    frame = parcel_statuses(events, sites.lazy(), policy, as_of).filter(wanted)
+                part = frame.select(STATUS_SCHEMA.names()).sort("waybill_no").collect()
+                if part.height:
+                    writer.write_table(part.to_arrow().cast(schema), row_group_size=ROW_GROUP)
+                    rows += part.height
+        fsync_file(tmp, folder=False)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     folder = store.root / FROZEN_DIR
     folder.mkdir(exist_ok=True)
     target = folder / name

@@ -23,7 +23,7 @@ import pytest
 
 from core.policy import Policy
 from core.store import Store
-from subsidy import drilldown
+from subsidy import drilldown, frozen
 from subsidy.closing import close_month
 from subsidy.drilldown import STATUSES, parcels_frame
 from subsidy.frozen import freeze_closed, frozen_path
@@ -208,3 +208,22 @@ def test_a_statements_parcel_list_reads_the_frozen_list(
     for s in statements:
         listed = parcel_list.parcels(store, policy, s)
         assert listed.equals(expected[s.id]) and listed.height == s.eligible_parcels
+
+
+def test_a_failed_write_at_the_close_leaves_the_month_closed_and_listed_by_the_rule(
+    store: Store, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _may(store)
+
+    def full_disk(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(frozen, "fsync_file", full_disk)
+        record = close_month(store, policy, "2023-05", actor="finance", now=CLOSE)
+    assert record.month == "2023-05" and served_report(store, policy, "2023-05", JULY).closed
+    assert frozen_path(store, "2023-05") is None and not list(store.tmp_dir.glob("*.part"))
+    report = served_report(store, policy, "2023-05", JULY)
+    lists = _lists(store, policy)
+    for fig in report.carriers:
+        assert lists[(fig.carrier, "eligible", None)].height == fig.eligible_parcels
