@@ -9,7 +9,8 @@ Jobs, by the id ``GET /v1/jobs`` shows::
                    subsidy.drafts.write_monthly_draft of the previous month, as of the run
     store_upkeep   daily at 03:30 Asia/Shanghai: ingest.upkeep.clean_store,
                    subsidy.refresh.upkeep_publish (figures an interrupted publication left
-                   unpublished), then ingest.upkeep.compact_store and
+                   unpublished), subsidy.frozen.freeze_closed (the parcel list of a closed
+                   month that has none), then ingest.upkeep.compact_store and
                    subsidy.results.adopt_compaction, and the job history older than
                    HISTORY_DAYS is dropped
 
@@ -61,6 +62,7 @@ from core.timeutil import TZ, now_local
 from ingest.inbox import DEFAULT_SETTLE
 from ingest.upkeep import clean_store, compact_store
 from subsidy.drafts import previous_month, write_monthly_draft
+from subsidy.frozen import freeze_closed
 from subsidy.ingest_child import DEFAULT_TIMEOUT, inbox_pass, inbox_pass_in_child
 from subsidy.refresh import upkeep_publish
 from subsidy.results import adopt_compaction
@@ -112,6 +114,7 @@ def _monthly_draft(ctx: RunContext) -> dict[str, Any]:
 def _store_upkeep(ctx: RunContext) -> dict[str, Any]:
     cleaned = clean_store(ctx.store, now=ctx.now)
     published = upkeep_publish(ctx.store, ctx.policy, ctx.now)
+    frozen = freeze_closed(ctx.store, ctx.policy)
     compacted = compact_store(ctx.store, now=ctx.now)
     carried = adopt_compaction(ctx.store, compacted)
     return {
@@ -119,6 +122,7 @@ def _store_upkeep(ctx: RunContext) -> dict[str, Any]:
         **compacted,
         "results_published": published,
         "results_carried_over": carried,
+        "closed_parcel_lists_written": frozen,
         "job_runs_dropped": _drop_runs_before(ctx.store, ctx.now),
     }
 

@@ -30,6 +30,17 @@ instead copies the store, stores every month's flags, ingests the next day's exp
 (``benchmarks.nextday``, as ``benchmarks.run incremental`` does) and times bringing each
 month's flags up to date (``subsidy.anomalies.refresh_flags``): which months were recomputed,
 which carried over, and whether every month's stored flags equal flags from scratch.
+
+    python -m benchmarks.anomalies_speed --data-dir STORE --closed M --next-day GENERATED_INPUT
+        [--carrier C]
+
+closes ``M`` in STORE itself (``subsidy.closing.close_month`` as of the stored result set's
+instant, as ``POST /v1/months/M/close`` does: work on a copy), timed with the frozen parcel
+list it writes; ingests the next day's exports (the store moves past the closed version, as
+it does after any later upload); then times the closed carrier-month's CSV and its
+``status=ineligible`` CSV twice each: ``*_rule`` with the frozen list set aside (the rule over
+the carrier's events on the pinned version: the path before frozen lists, and of a month
+closed without one) and from the frozen list, and says whether both CSVs are byte-equal.
 """
 
 from __future__ import annotations
@@ -98,16 +109,28 @@ def _child(a: argparse.Namespace) -> dict[str, Any]:
             "flags": flags.height,
             "equal": served.equals(flags.select(cols).sort(cols, nulls_last=True)),
         }
-    if a.step in ("csv", "csv_ineligible"):
-        status = "ineligible" if a.step == "csv_ineligible" else None
+    if a.step == "close":
+        from subsidy.closing import close_month
+        from subsidy.frozen import frozen_path
+
+        close_month(store, policy, a.month, actor="benchmark", now=as_of)
+        return {"frozen_file": frozen_path(store, a.month) is not None}
+    if a.step.startswith("csv"):
+        import hashlib
+
+        if a.step.endswith("_rule"):  # the closed month's frozen list set aside: the rule's
+            drilldown.frozen_path = lambda *_: None  # type: ignore[assignment]
+        status = "ineligible" if a.step.startswith("csv_ineligible") else None
         frame = drilldown.parcels_frame(
             store, policy, a.month, as_of, carrier=a.carrier, status=status
         )
         size = lines = 0
+        digest = hashlib.sha256()
         for chunk in drilldown.csv_chunks(frame):
             size += len(chunk)
             lines += chunk.count(b"\n")
-        return {"bytes": size, "rows": lines - 1}
+            digest.update(chunk)
+        return {"bytes": size, "rows": lines - 1, "sha256": digest.hexdigest()}
     raise SystemExit(f"unknown step {a.step}")
 
 
@@ -207,6 +230,65 @@ def next_day(data_dir: Path, generated: Path) -> dict[str, Any]:
     }
 
 
+def _timed(cmd: list[str], label: str) -> dict[str, Any]:
+    m = measure(cmd, label=label)
+    return {
+        "seconds": round(m.seconds, 3),
+        "cpu_seconds": round(m.cpu_seconds, 3),
+        "peak_rss_gib": round(m.peak_rss / 2**30, 3),
+        **{k: v for k, v in m.json().items() if k != "peak_rss_bytes"},
+    }
+
+
+def closed(data_dir: Path, month: str, generated: Path, carrier: str | None) -> dict[str, Any]:
+    """See the module doc: close ``month`` in ``data_dir`` (changed in place), upload the next
+    day, then time the carrier-month's CSV of the closed month by the rule and frozen."""
+    import shutil
+    from datetime import timedelta
+
+    from benchmarks.nextday import make_next_day
+    from core.policy import resolve_policy
+    from core.store import Store
+    from core.timeutil import parse_instant
+    from ingest.uploads import ingest_file
+
+    doc = json.loads((data_dir / "results" / "current.json").read_text(encoding="utf-8"))
+    as_of = doc["as_of"]
+    carrier = carrier or _busiest(data_dir, month, as_of)
+    base = [PY, "-m", "benchmarks.anomalies_speed", "--data-dir", str(data_dir),
+            "--month", month, "--carrier", carrier]  # fmt: skip
+    figures: dict[str, Any] = {
+        "close": _timed([*base, "--as-of", as_of, "--step", "close"], f"close {month}")
+    }
+    store = Store(data_dir).open_existing()
+    policy = resolve_policy(data_dir)
+    rows = sum(store.carrier_rows().values())
+    day_dir = data_dir.with_name(data_dir.name + "-input")
+    shutil.rmtree(day_dir, ignore_errors=True)
+    made = make_next_day(generated, day_dir, rows_target=max(1_500, rows // 650))
+    later = parse_instant(as_of) + timedelta(days=1)
+    for path in sorted((day_dir / "scans").glob("*/*.parquet")):
+        ingest_file(store, path, policy, carrier=path.parent.name, now=later)
+    shutil.rmtree(day_dir, ignore_errors=True)
+    for step in ("csv_rule", "csv", "csv_ineligible_rule", "csv_ineligible"):
+        cmd = [*base, "--as-of", later.isoformat(), "--step", step]
+        figures[step] = _timed(cmd, f"{step} {month}")
+    return {
+        "kind": "closed_parcel_list",
+        "data_dir": str(data_dir),
+        "store_rows": rows,
+        "month": month,
+        "carrier": carrier,
+        "closed_as_of": as_of,
+        "later_upload_rows": made["rows"],
+        **figures,
+        "equal": all(
+            figures[f"{s}_rule"]["sha256"] == figures[s]["sha256"]
+            for s in ("csv", "csv_ineligible")
+        ),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.anomalies_speed")
     p.add_argument("--data-dir", type=Path, required=True)
@@ -215,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--as-of", default=None)
     p.add_argument("--carrier", default=None)
     p.add_argument("--reference", action="store_true")
+    p.add_argument("--closed", default=None, metavar="MONTH", help="close MONTH (in place)")
     p.add_argument("--step", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -230,6 +313,20 @@ def main(argv: list[str] | None = None) -> None:
             "inner_cpu_seconds": round(time.process_time() - cpu, 3),
         }
         print(json.dumps({**out, **inner, "peak_rss_bytes": own_peak_rss()}))
+        return
+    if a.closed is not None:
+        if a.next_day is None:
+            p.error("--closed needs --next-day (the later upload after the close)")
+        line = {
+            "at": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "machine": machine(),
+            **closed(a.data_dir, a.closed, a.next_day, a.carrier),
+        }
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        with RESULTS.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+        json.dump(line, sys.stdout)
+        print()
         return
     if a.next_day is not None:
         line = {

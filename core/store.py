@@ -429,6 +429,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE uploads ADD COLUMN error_code TEXT;
     ALTER TABLE uploads ADD COLUMN error_params TEXT;
     """,
+    # The frozen parcel list of a closed month (SPEC §12): the rule's per-parcel rows of the
+    # month at its close, one Parquet file under the data dir (``path``, relative to it),
+    # written after the close; a month closed without one is listed by running the rule.
+    """
+    CREATE TABLE closed_month_parcels (
+        month TEXT PRIMARY KEY REFERENCES closed_months (month),
+        path TEXT NOT NULL,
+        rows INTEGER NOT NULL,
+        written_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TRIGGER closed_month_parcels_frozen_u BEFORE UPDATE ON closed_month_parcels
+        BEGIN SELECT RAISE(ABORT, 'a closed month is frozen'); END;
+    """,
 )
 
 

@@ -10,6 +10,7 @@ computed at, and the digest of the policy file it came from. Closed figures neve
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 
 from core.policy import Policy
@@ -18,9 +19,12 @@ from core.timeutil import month_bounds, month_is_over
 from subsidy.anomalies import Flags, flags_for_month, save_flags
 from subsidy.closed import CLOSED_COLUMNS
 from subsidy.exceptions import ConflictError, InvalidValueError
+from subsidy.frozen import freeze_parcels
 from subsidy.models import ClosedMonth, Closing, MonthlyReport
 from subsidy.report import live_report
 from subsidy.settlement.statements import create_statements
+
+log = logging.getLogger(__name__)
 
 
 class FiguresChanged(ConflictError):
@@ -80,6 +84,10 @@ def close_month(
         )
         flags = flags_for_month(store, policy, month, report.as_of, version)  # SPEC §12
         _freeze(store, record, frozen, actor, flags, policy)
+        try:  # SPEC §12: the parcel list as of the close, read ever after without the rule
+            freeze_parcels(store, policy, month, rule=False)
+        except Exception:  # the month is closed whatever failed here: its list is the rule's
+            log.exception("the frozen parcel list of %s was not written", month)  # until upkeep
     return record
 
 

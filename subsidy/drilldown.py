@@ -4,7 +4,8 @@
 :mod:`subsidy.rule` over the store for ``month`` as of ``as_of`` (a closed month: on its pinned
 store version, as of its close: the parcels of its frozen figures), filtered by carrier,
 status and reason -- read from the stored result set when it answers (an open month: the
-report's own rows), else the rule run over the carrier's events -- with ``D``, ``A``, their
+report's own rows; a closed month: the list frozen at its close, :mod:`subsidy.frozen`),
+else the rule run over the carrier's events -- with ``D``, ``A``, their
 sites and the codes of the flags on each parcel.
 ``status = "held"`` lists the eligible parcels held by open flags (a closed month: those its
 statements held). :func:`page` answers one JSON page after a cursor; :func:`csv_chunks` and
@@ -27,6 +28,7 @@ from core.store import Store
 from core.timeutil import month_bounds, to_local
 from subsidy.anomalies import answering_set, month_basis, refresh_flags, result_frame
 from subsidy.exceptions import InvalidValueError
+from subsidy.frozen import frozen_frame, frozen_path
 from subsidy.rule import INELIGIBLE_REASONS, parcel_statuses
 from subsidy.settlement.holds import held_rows
 from subsidy.sites import load_sites
@@ -134,8 +136,11 @@ def parcels_frame(
     wanted = pl.col("month") == month
     if carrier is not None:
         wanted = wanted & (pl.col("carrier") == carrier)
-    rs = answering_set(store, policy, sites, basis_as_of, version)
-    if rs is not None:  # the stored result set's rows: no rule to run
+    frozen = frozen_path(store, month) if closed else None
+    rs = None if frozen is not None else answering_set(store, policy, sites, basis_as_of, version)
+    if frozen is not None:  # a closed month's list as frozen at its close
+        frame = frozen_frame(frozen, wanted)
+    elif rs is not None:  # the stored result set's rows: no rule to run
         frame = result_frame(store, rs, wanted)
     else:
         events = store.scan_events(

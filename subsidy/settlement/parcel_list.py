@@ -2,7 +2,8 @@
 
 The parcels are those the closed month's frozen figures count: the rule applied to the store
 version the month pinned, as of its close, for the statement's carrier, eligible, with ``D``
-in the month. Text cells go through :func:`subsidy.exports.inert_text` (never a formula).
+in the month (read from the month's frozen list when it has one, :mod:`subsidy.frozen`).
+Text cells go through :func:`subsidy.exports.inert_text` (never a formula).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from core.store import Store
 from core.timeutil import parse_instant, to_local
 from subsidy.exceptions import NotFoundError
 from subsidy.exports import inert_text
+from subsidy.frozen import frozen_frame, frozen_path
 from subsidy.rule import parcel_statuses
 from subsidy.settlement.statements import Statement
 from subsidy.sites import load_sites
@@ -49,20 +51,20 @@ def parcels(store: Store, policy: Policy, s: Statement) -> pl.DataFrame:
             code="month_not_closed",
             month=s.month,
         )
-    events = store.scan_events(carriers=[s.carrier], version=int(row["store_version"]))
-    statuses = parcel_statuses(
-        events, load_sites(store).lazy(), policy, parse_instant(row["as_of"])
+    wanted = (
+        (pl.col("month") == s.month)
+        & (pl.col("status") == "eligible")
+        & (pl.col("carrier") == s.carrier)
     )
-    return (
-        statuses.filter(
-            (pl.col("month") == s.month)
-            & (pl.col("status") == "eligible")
-            & (pl.col("carrier") == s.carrier)
+    frozen = frozen_path(store, s.month)
+    if frozen is not None:  # the month's rows as frozen at its close
+        statuses = frozen_frame(frozen, wanted)
+    else:
+        events = store.scan_events(carriers=[s.carrier], version=int(row["store_version"]))
+        statuses = parcel_statuses(
+            events, load_sites(store).lazy(), policy, parse_instant(row["as_of"])
         )
-        .select(name for name, _ in COLUMNS)
-        .sort("waybill_no")
-        .collect()
-    )
+    return statuses.filter(wanted).select(name for name, _ in COLUMNS).sort("waybill_no").collect()
 
 
 def _text(value: object) -> object:
