@@ -30,10 +30,9 @@ from api.console.session import (
     user_with_role,
 )
 from api.deps import PolicyDep, StoreDep, carrier_scope
-from api.errors import ApiError
 from core.policy import Policy
 from core.store import Store
-from core.timeutil import now_local, parse_month
+from core.timeutil import now_local
 from subsidy import anomalies, drilldown
 from subsidy.exceptions import InvalidValueError, NotFoundError
 from subsidy.report import check_reportable
@@ -74,13 +73,7 @@ def scoped_carrier(session: Session, policy: Policy, asked: str | None) -> str |
 
 def month_param(text: str) -> str:
     """A ``YYYY-MM`` month that has begun (the report's own check), or 422 saying why."""
-    try:
-        year, mon = parse_month(text)
-    except ValueError as exc:
-        raise ApiError(
-            422, "validation_error", str(exc), text_code="bad_month", value=text
-        ) from exc
-    month = f"{year:04d}-{mon:02d}"
+    month = figures.month_text(text)
     check_reportable(month, now_local())
     return month
 

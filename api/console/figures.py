@@ -23,10 +23,11 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 
+from api.errors import ApiError
 from core import timeutil
 from core.policy import Policy
 from core.store import Store
-from core.timeutil import month_of, now_local
+from core.timeutil import month_of, now_local, parse_month
 from subsidy.models import MonthlyReport
 from subsidy.report import check_reportable, served_report
 from subsidy.summary import summary
@@ -183,3 +184,14 @@ def default_month(chart_data: dict[str, Any], now: datetime) -> str:
     if busy:
         return months[busy[-1]]
     return months[-1] if months else month_of(now)
+
+
+def month_text(text: str) -> str:
+    """A ``YYYY-MM`` month asked of a page, or 422 with the expected form (``bad_month``)."""
+    try:
+        year, mon = parse_month(text)
+    except ValueError as exc:
+        raise ApiError(
+            422, "validation_error", str(exc), text_code="bad_month", value=text
+        ) from exc
+    return f"{year:04d}-{mon:02d}"

@@ -30,9 +30,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from api.console import i18n, upload_words
 from api.console.render import ConsoleRoute, lang_of, page, wants_json
 from api.console.session import CSRF_HEADER, OperatorUser, Session, check_csrf
+from api.console.uploads import take_and_answer
 from api.deps import PolicyDep, SettingsDep, StoreDep, UploadLimit, visible_carrier
-from api.intake import take_upload
-from api.schemas import UploadOut
 from api.upload_stream import ReceivedFile, receive_file
 from core.store import Store
 from core.timeutil import now_local
@@ -255,19 +254,16 @@ async def commit(
     check_csrf(request, session, request.headers.get(CSRF_HEADER) or csrf)
     held = hold_of(request).take(token, session)
     received = ReceivedFile(held.path, held.sha256, held.size, held.filename)
-    item, duplicate = await take_upload(
+    return await take_and_answer(
+        request,
         received,
-        principal=session.principal,
+        session=session,
         store=store,
         policy=policy,
         settings=settings,
         limit=limit,
         background=background,
     )
-    if wants_json(request):
-        body = UploadOut.model_validate({**item.as_dict(), "duplicate": duplicate})
-        return JSONResponse(body.model_dump(mode="json"), status_code=200 if duplicate else 202)
-    return RedirectResponse(f"/console/uploads/{item.id}", status_code=303)
 
 
 @router.post("/console/uploads/preview/{token}/cancel", include_in_schema=False)

@@ -22,7 +22,6 @@ from core.timeutil import (
     month_is_over,
     next_month,
     now_local,
-    parse_month,
     prev_month,
 )
 from subsidy.closing import FiguresChanged, check_closable, close_month
@@ -38,15 +37,7 @@ AsOfQuery = Annotated[str | None, Query(max_length=40)]
 MonthPath = Annotated[str, PathParam(max_length=20)]
 
 
-def _month(text: str) -> str:
-    """A ``YYYY-MM`` month, or 422 with the expected form."""
-    try:
-        year, mon = parse_month(text)
-    except ValueError as exc:
-        raise ApiError(
-            422, "validation_error", str(exc), text_code="bad_month", value=text
-        ) from exc
-    return f"{year:04d}-{mon:02d}"
+_month = figures.month_text
 
 
 def _over(month: str) -> bool:

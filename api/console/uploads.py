@@ -29,7 +29,9 @@ from api.deps import (
 )
 from api.intake import take_upload
 from api.schemas import UploadOut
-from api.upload_stream import receive_file
+from api.upload_stream import ReceivedFile, receive_file
+from core.policy import Policy
+from core.settings import Settings
 from core.store import Store
 from ingest.ledger import UPLOAD_STATUSES, iter_rejects, list_uploads, rejects_page
 from ingest.uploads import Upload, get_upload
@@ -116,6 +118,31 @@ async def upload(
     received = await receive_file(
         request, tmp_dir=store.tmp_dir, limit=limit, flush_bytes=settings.upload_flush_bytes
     )
+    return await take_and_answer(
+        request,
+        received,
+        session=session,
+        store=store,
+        policy=policy,
+        settings=settings,
+        limit=limit,
+        background=background,
+    )
+
+
+async def take_and_answer(
+    request: Request,
+    received: ReceivedFile,
+    *,
+    session: Session,
+    store: Store,
+    policy: Policy,
+    settings: Settings,
+    limit: int,
+    background: BackgroundTasks,
+) -> Response:
+    """Hand a received file to the intake (:func:`api.intake.take_upload`), as the operator
+    signed in; a script gets the API's JSON answer, a form is sent on to the upload's page."""
     item, duplicate = await take_upload(
         received,
         principal=session.principal,
