@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.policy import Policy
-from core.timeutil import now_local
+from core.timeutil import next_month, now_local
 from subsidy import audits
 from subsidy.closing import close_month
 from tests.console.conftest import MONTH, Seeded, sign_in
@@ -87,7 +87,7 @@ def test_an_auditor_draws_a_reproducible_sample_and_records_findings(
 
 
 def test_finance_deducts_the_over_claim_once_when_every_finding_is_in(
-    client: TestClient, closed: Seeded
+    client: TestClient, closed: Seeded, policy: Policy
 ) -> None:
     csrf = sign_in(client, closed.tokens["auditor"])
     url = draw(client, csrf, sample_size=2).headers["location"]
@@ -134,6 +134,20 @@ def test_finance_deducts_the_over_claim_once_when_every_finding_is_in(
     twice = client.post(f"/console/samples/{audit_id}/deduct", data={"csrf": csrf})
     assert twice.status_code == 409
     assert "不能再次扣减" in twice.text
+    # the next month's statement shows the deduction as a line that opens the sample
+    june = next_month(MONTH)
+    close_month(closed.store, policy, june, actor="tests", now=now_local())
+    with closed.store.connect() as db:
+        (statement_id,) = db.execute(
+            "SELECT id FROM statements WHERE month=? AND carrier='ZTO'", (june,)
+        ).fetchone()
+    page = client.get(f"/console/statements/{statement_id}").text
+    table = page[page.index('id="statement-adjustments"') :]
+    line = table[table.index('class="adjust-audit_deduction"') :]
+    line = line[: line.index("</tr>")]
+    assert "抽样复核扣减" in line and MONTH in line
+    assert f'href="/console/samples/{audit_id}"' in line
+    assert f"-{over // 100}.{over % 100:02d}" in line
 
 
 def test_a_sample_of_an_open_month_is_refused_in_words(
