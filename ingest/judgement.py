@@ -101,10 +101,7 @@ def refusal_params(judged: Judgement, share: float, carriers: dict[str, str]) ->
     for reason, count in judged.by_reason.most_common(3):
         values = judged.values.get(reason, Counter())
         if reason == "carrier_mismatch":
-            named: Counter[str] = Counter()
-            for value, n in values.items():
-                named[lookup.get(value.strip().upper(), value.strip())] += n
-            values = named
+            values = _named_carriers(values, lookup)
         elif reason in _EXAMPLE_COLUMN:
             column = _EXAMPLE_COLUMN[reason]
             values = Counter(str(e[column]) for e in judged.examples.get(reason, [])[:3])
@@ -118,6 +115,14 @@ def refusal_params(judged: Judgement, share: float, carriers: dict[str, str]) ->
     }
 
 
+def _named_carriers(values: Counter[str], lookup: dict[str, str]) -> Counter[str]:
+    """The carrier values of mismatched rows counted by the carrier code they name."""
+    named: Counter[str] = Counter()
+    for value, n in values.items():
+        named[lookup.get(value.strip().upper(), value.strip())] += n
+    return named
+
+
 def refusal(judged: Judgement, share: float, carriers: dict[str, str]) -> str | None:
     """The refusal of a file of which more than ``share`` of the rows would be rejected,
     naming the main reasons with counts and example values; ``None`` when it may be stored."""
@@ -129,10 +134,7 @@ def refusal(judged: Judgement, share: float, carriers: dict[str, str]) -> str | 
     for reason, count in judged.by_reason.most_common(3):
         values = judged.values.get(reason, Counter())
         if reason == "carrier_mismatch":
-            named: Counter[str] = Counter()
-            for value, n in values.items():
-                named[lookup.get(value.strip().upper(), value.strip())] += n
-            for carrier, n in named.most_common(2):
+            for carrier, n in _named_carriers(values, lookup).most_common(2):
                 parts.append(
                     f"{n:,} of {rows:,} rows name carrier {carrier}; is this {carrier}'s export?"
                 )

@@ -37,9 +37,6 @@ AsOfQuery = Annotated[str | None, Query(max_length=40)]
 MonthPath = Annotated[str, PathParam(max_length=20)]
 
 
-_month = figures.month_text
-
-
 def _over(month: str) -> bool:
     return month_is_over(month, now_local())
 
@@ -66,7 +63,7 @@ def report_page(
     chart = figures.chart(cache, store, policy, at, carrier)
     if month:
         try:
-            month = _month(month)
+            month = figures.month_text(month)
         except ApiError as exc:
             problems.append(i18n.error_text(exc, lang_of(request)))
             month = None
@@ -142,7 +139,7 @@ def close_confirm(
     request: Request, session: FinanceUser, store: StoreDep, policy: PolicyDep, month: MonthPath
 ) -> Response:
     """The confirmation: the figures that closing will freeze, as of now (finance only)."""
-    return _close_page(request, session, _month(month), store, policy)
+    return _close_page(request, session, figures.month_text(month), store, policy)
 
 
 @router.post("/console/months/{month}/close", include_in_schema=False)
@@ -157,7 +154,7 @@ def close(
 ) -> Response:
     """Close the month if its figures are still those confirmed; else confirm again (409)."""
     check_csrf(request, session, csrf)
-    month = _month(month)
+    month = figures.month_text(month)
     try:  # the figures are computed once, by the close itself
         close_month(
             store, policy, month, actor=session.principal.actor, now=now_local(), expect=expect
@@ -191,7 +188,7 @@ def download(
         raise ApiError(
             422, "validation_error", f"invalid as_of: {exc}", text_code="bad_as_of", value=as_of
         ) from exc
-    month = _month(month)
+    month = figures.month_text(month)
     check_reportable(month, now_local())
     carrier = carrier_scope(session.principal)
     report = served_report(store, policy, month, at, carrier=carrier)
